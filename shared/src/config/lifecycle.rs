@@ -1,0 +1,115 @@
+//! The `lifecycle` section: when events move from hot to warm to cold, and where cold lives.
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use super::units::Duration;
+
+/// Tier ages, the archive location and the job schedule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifecycleConfig {
+    /// Entries older than this (and acknowledged by every group) move to the warm tier.
+    pub hot: Duration,
+    /// Warm segments older than this move to the archive.
+    pub warm: Duration,
+    /// `s3://bucket/prefix` or `file:///path`; without it events stay warm.
+    pub archive: Option<String>,
+    /// S3 client settings, for S3-compatible servers.
+    pub s3: S3Config,
+    /// When each job runs.
+    pub schedule: Schedule,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        Self {
+            hot: Duration::secs(2 * 3600),
+            warm: Duration::secs(24 * 3600),
+            archive: None,
+            s3: S3Config::default(),
+            schedule: Schedule::default(),
+        }
+    }
+}
+
+/// Optional S3 client overrides; credentials come from the usual AWS chain.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// Endpoint of an S3-compatible server (MinIO, LocalStack, moto).
+    pub endpoint: Option<String>,
+    /// Region; default from the AWS environment.
+    pub region: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`), which most S3-compatible servers need.
+    pub force_path_style: bool,
+}
+
+/// Cron expressions with seconds, in UTC.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Schedule {
+    /// Hot → warm.
+    pub compact: String,
+    /// Warm → cold.
+    pub archive: String,
+    /// Daily summaries.
+    pub summarize: String,
+    /// Bloom filter generation swap.
+    pub rotate_bloom: String,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            compact: "0 */5 * * * *".into(),
+            archive: "0 15 * * * *".into(),
+            summarize: "0 5 0 * * *".into(),
+            rotate_bloom: "0 0 0 * * *".into(),
+        }
+    }
+}
+
+impl LifecycleConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.hot >= self.warm {
+            return Err(ConfigError::at(
+                "lifecycle.warm",
+                "must be longer than lifecycle.hot",
+            ));
+        }
+        if let Some(archive) = &self.archive {
+            let rest = archive
+                .strip_prefix("s3://")
+                .or_else(|| archive.strip_prefix("file://"))
+                .ok_or_else(|| {
+                    ConfigError::at(
+                        "lifecycle.archive",
+                        "must be s3://bucket/prefix or file:///path",
+                    )
+                })?;
+            if rest.is_empty() || rest.starts_with('/') && archive.starts_with("s3://") {
+                return Err(ConfigError::at(
+                    "lifecycle.archive",
+                    "names no bucket or directory",
+                ));
+            }
+        }
+        let schedule = &self.schedule;
+        for (key, expr) in [
+            ("compact", &schedule.compact),
+            ("archive", &schedule.archive),
+            ("summarize", &schedule.summarize),
+            ("rotate_bloom", &schedule.rotate_bloom),
+        ] {
+            let fields = expr.split_whitespace().count();
+            if fields != 6 {
+                return Err(ConfigError::at(
+                    format!("lifecycle.schedule.{key}"),
+                    format!("needs 6 cron fields (sec min hour day month weekday), has {fields}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

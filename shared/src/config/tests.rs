@@ -1,0 +1,216 @@
+//! Loading and validation: every refusal names its key path.
+
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../../docs/hookline.example.yaml");
+
+fn env_with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+/// The error `yaml` produces, as `path: reason`.
+fn error_of(yaml: &str) -> String {
+    parse(yaml, no_env)
+        .expect_err("config should be refused")
+        .to_string()
+}
+
+#[test]
+fn the_annotated_example_loads() {
+    let env = env_with(&[
+        ("GITHUB_SECRET", "gh"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_c3RyaXBl"),
+        ("INTERNAL_SECRET", "internal"),
+        (
+            "APP_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ),
+    ]);
+    let config = parse(EXAMPLE, env).unwrap_or_else(|e| panic!("example config: {e}"));
+    assert_eq!(config.sources.len(), 4);
+    assert_eq!(config.sources["github"].tenant, "acme");
+    assert_eq!(config.consumer.groups.len(), 3);
+    let limits = config.effective(&config.sources["billing"]);
+    assert_eq!(limits.max_payload, 10 * 1024 * 1024);
+    assert_eq!(limits.dedup_window, std::time::Duration::from_secs(300));
+}
+
+#[test]
+fn an_empty_file_takes_every_default() {
+    let config = parse("", no_env).unwrap();
+    assert_eq!(config.streams.prefix, "hookline");
+    assert_eq!(config.streams.partitions, 1);
+    assert_eq!(config.redis.nodes(), vec![DEFAULT_URL.to_owned()]);
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+}
+
+#[test]
+fn a_missing_variable_names_the_key_and_the_variable() {
+    let yaml = "sources:\n  github:\n    provider: github\n    secrets: [\"${GITHUB_SECRET}\"]\n";
+    assert_eq!(
+        error_of(yaml),
+        "sources.github.secrets[0]: environment variable GITHUB_SECRET is not set"
+    );
+}
+
+#[test]
+fn variables_are_substituted_and_dollar_dollar_escapes() {
+    let yaml = "streams:\n  prefix: \"${P}x\"\nredis:\n  password: \"a$${b}\"\n";
+    let config = parse(yaml, env_with(&[("P", "hl")])).unwrap();
+    assert_eq!(config.streams.prefix, "hlx");
+    assert_eq!(config.redis.password.as_deref(), Some("a${b}"));
+}
+
+#[test]
+fn redis_url_comes_from_the_environment_when_set() {
+    let config = parse(
+        "redis:\n  url: redis://a:1\n",
+        env_with(&[("HOOKLINE_REDIS_URL", "redis://b:2")]),
+    )
+    .unwrap();
+    assert_eq!(config.redis.nodes(), vec!["redis://b:2".to_owned()]);
+}
+
+#[test]
+fn config_source_prefers_the_flag_then_the_file_variable_then_inline_yaml() {
+    let file =
+        ConfigSource::resolve(None, env_with(&[("HOOKLINE_CONFIG", "/etc/h.yaml")])).unwrap();
+    assert!(matches!(file, ConfigSource::File(p) if p.to_str() == Some("/etc/h.yaml")));
+    let inline =
+        ConfigSource::resolve(None, env_with(&[("HOOKLINE_CONFIG_YAML", "streams: {}")])).unwrap();
+    assert!(matches!(inline, ConfigSource::Inline(_)));
+    let flag = ConfigSource::resolve(Some("x.yaml".into()), env_with(&[("HOOKLINE_CONFIG", "y")]))
+        .unwrap();
+    assert!(matches!(flag, ConfigSource::File(p) if p.to_str() == Some("x.yaml")));
+    assert!(ConfigSource::resolve(None, no_env).is_err());
+}
+
+/// Each case: YAML, then the exact `path: reason` prefix expected.
+#[test]
+fn refusals_name_the_key_path() {
+    let cases: &[(&str, &str)] = &[
+        ("redsi: {}\n", "redsi: unknown key"),
+        (
+            "sources:\n  gh:\n    provider: github\n    secret: x\n",
+            "sources.gh.secret: unknown key",
+        ),
+        (
+            "sources:\n  gh:\n    secrets: [x]\n",
+            "sources.gh.provider: is required",
+        ),
+        (
+            "sources:\n  gh:\n    provider: gitlub\n",
+            "sources.gh.provider: unknown variant `gitlub`",
+        ),
+        (
+            "streams:\n  partitions: many\n",
+            "streams.partitions: invalid type",
+        ),
+        (
+            "streams:\n  partitions: 0\n",
+            "streams.partitions: must be between 1 and 1024",
+        ),
+        (
+            "dedup:\n  default_window: soon\n",
+            "dedup.default_window: invalid duration",
+        ),
+        (
+            "security:\n  max_payload: big\n",
+            "security.max_payload: invalid size",
+        ),
+        (
+            "sources:\n  gh:\n    provider: github\n    secrets: [x]\n    rate_limit: fast\n",
+            "sources.gh.rate_limit: invalid rate",
+        ),
+        (
+            "sources:\n  gh:\n    provider: github\n",
+            "sources.gh.secrets: provider github needs at least one secret",
+        ),
+        (
+            "sources:\n  open:\n    provider: none\n    secrets: [x]\n",
+            "sources.open.secrets: must be empty for provider none",
+        ),
+        (
+            "sources:\n  h:\n    provider: hmac\n    secrets: [x]\n",
+            "sources.h.header: is required for provider hmac",
+        ),
+        (
+            "sources:\n  gh:\n    provider: github\n    secrets: [x]\n    header: X-Sig\n",
+            "sources.gh.header: is only for provider hmac",
+        ),
+        (
+            "sources:\n  sw:\n    provider: standard\n    secrets: [\"whsec_!!!\"]\n",
+            "sources.sw.secrets[0]:",
+        ),
+        (
+            "sources:\n  \"a b\":\n    provider: none\n",
+            "sources.a b: must be 1-64 characters",
+        ),
+        (
+            "redis:\n  url: http://x\n",
+            "redis.url: must start with redis://",
+        ),
+        (
+            "redis:\n  mode: sentinel\n",
+            "redis.mode: sentinel is not supported",
+        ),
+        (
+            "lifecycle:\n  hot: 2d\n  warm: 1d\n",
+            "lifecycle.warm: must be longer than lifecycle.hot",
+        ),
+        (
+            "lifecycle:\n  archive: ftp://x\n",
+            "lifecycle.archive: must be s3://bucket/prefix or file:///path",
+        ),
+        (
+            "lifecycle:\n  schedule:\n    compact: \"* * *\"\n",
+            "lifecycle.schedule.compact: needs 6 cron fields",
+        ),
+        (
+            "dedup:\n  bloom:\n    false_positive_rate: 1.5\n",
+            "dedup.bloom.false_positive_rate: must be between 0 and 1",
+        ),
+        (
+            "dedup:\n  bloom:\n    capacity: 100000000000\n",
+            "dedup.bloom.capacity: needs",
+        ),
+        (
+            "consumer:\n  groups:\n    app:\n      sink: {type: http, url: \"http://x\", secret: \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\", timeout: 10s}\n      claim_idle: 12s\n",
+            "consumer.groups.app.claim_idle: must exceed the sink timeout plus 5s",
+        ),
+        (
+            "consumer:\n  groups:\n    app:\n      sink: {type: log}\n      filter: {sources: [nope]}\n",
+            "consumer.groups.app.filter.sources[0]: no source named \"nope\"",
+        ),
+        (
+            "consumer:\n  groups:\n    app:\n      sink: {type: carrier-pigeon}\n",
+            "consumer.groups.app.sink.type: unknown variant",
+        ),
+        ("sources: [1, 2]\n", "sources: invalid type"),
+        ("redis: {url: [}\n", "config: not valid YAML"),
+    ];
+    for (yaml, expected) in cases {
+        let error = error_of(yaml);
+        assert!(
+            error.starts_with(expected),
+            "for\n{yaml}\nexpected `{expected}...`, got `{error}`"
+        );
+        assert!(!error.contains('\n'), "errors are one line: {error}");
+    }
+}
+
+#[test]
+fn errors_never_quote_secret_values() {
+    let yaml =
+        "sources:\n  sw:\n    provider: standard\n    secrets: [\"whsec_top-secret-value\"]\n";
+    let error = error_of(yaml);
+    assert!(!error.contains("top-secret-value"), "{error}");
+}

@@ -1,0 +1,194 @@
+//! Value types written as strings in the config: durations (`500ms`, `30s`, `5m`, `2h`,
+//! `7d`), sizes (`256KiB`, `10MiB`) and rates (`5000/s`).
+//!
+//! Each parses through serde, so a bad value is reported by the loader with the key path.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration as StdDuration;
+
+use serde::{Deserialize, Deserializer, de};
+
+/// A length of time, written like `500ms`, `30s`, `5m`, `2h` or `7d`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(pub StdDuration);
+
+impl Duration {
+    /// A duration of `secs` seconds.
+    pub const fn secs(secs: u64) -> Self {
+        Self(StdDuration::from_secs(secs))
+    }
+
+    /// A duration of `ms` milliseconds.
+    pub const fn millis(ms: u64) -> Self {
+        Self(StdDuration::from_millis(ms))
+    }
+
+    /// The standard library form.
+    pub const fn get(self) -> StdDuration {
+        self.0
+    }
+}
+
+impl fmt::Debug for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl FromStr for Duration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(s.trim())
+            .map(Self)
+            .map_err(|e| format!("invalid duration {s:?} ({e}); write e.g. 500ms, 30s, 5m, 2h, 7d"))
+    }
+}
+
+/// A number of bytes, written like `256KiB`, `10MiB` or a plain integer.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Size(pub u64);
+
+impl Size {
+    /// `n` mebibytes.
+    pub const fn mib(n: u64) -> Self {
+        Self(n * 1024 * 1024)
+    }
+
+    /// The number of bytes.
+    pub const fn bytes(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Debug for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", bytesize::ByteSize(self.0).display().iec())
+    }
+}
+
+impl FromStr for Size {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim()
+            .parse::<bytesize::ByteSize>()
+            .map(|b| Self(b.as_u64()))
+            .map_err(|_| format!("invalid size {s:?}; write e.g. 256KiB or 10MiB"))
+    }
+}
+
+/// A request rate, written `N/s`, `N/m` or `N/h`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests allowed per `per`.
+    pub count: u32,
+    /// The period the count applies to.
+    pub per: StdDuration,
+}
+
+impl fmt::Debug for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.count, humantime::format_duration(self.per))
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("invalid rate {s:?}; write e.g. 5000/s, 100/m or 1000/h");
+        let (count, unit) = s.trim().split_once('/').ok_or_else(bad)?;
+        let count: u32 = count.trim().parse().map_err(|_| bad())?;
+        let per = match unit.trim() {
+            "s" => StdDuration::from_secs(1),
+            "m" => StdDuration::from_secs(60),
+            "h" => StdDuration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        if count == 0 {
+            return Err(format!("invalid rate {s:?}: the count must be at least 1"));
+        }
+        Ok(Self { count, per })
+    }
+}
+
+/// Implements `Deserialize` through `FromStr` for the string-written types above; sizes
+/// also accept a bare integer.
+macro_rules! deserialize_from_str {
+    ($($ty:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = StringOrNumber::deserialize(d)?;
+                raw.0.parse().map_err(de::Error::custom)
+            }
+        }
+    )*};
+}
+
+deserialize_from_str!(Duration, Size, Rate);
+
+/// Accepts `30s` as well as a YAML integer, so that `max_payload: 1024` reads as bytes.
+struct StringOrNumber(String);
+
+impl<'de> Deserialize<'de> for StringOrNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = StringOrNumber;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string such as 30s, 10MiB or 100/s")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(StringOrNumber(v.to_owned()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(StringOrNumber(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_every_unit() {
+        for (text, ms) in [
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("5m", 300_000),
+            ("2h", 7_200_000),
+            ("7d", 604_800_000),
+        ] {
+            let d: Duration = text.parse().unwrap();
+            assert_eq!(d.get().as_millis(), ms, "{text}");
+        }
+        assert!("5 parsecs".parse::<Duration>().is_err());
+        assert!("".parse::<Duration>().is_err());
+    }
+
+    #[test]
+    fn sizes_parse_binary_units_and_plain_bytes() {
+        assert_eq!("256KiB".parse::<Size>().unwrap().bytes(), 256 * 1024);
+        assert_eq!("10MiB".parse::<Size>().unwrap(), Size::mib(10));
+        assert_eq!("1024".parse::<Size>().unwrap().bytes(), 1024);
+        assert!("lots".parse::<Size>().is_err());
+    }
+
+    #[test]
+    fn rates_parse_count_and_period() {
+        let r: Rate = "5000/s".parse().unwrap();
+        assert_eq!((r.count, r.per), (5000, StdDuration::from_secs(1)));
+        assert_eq!(
+            "3/m".parse::<Rate>().unwrap().per,
+            StdDuration::from_secs(60)
+        );
+        for bad in ["5000", "0/s", "5/fortnight", "x/s"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+    }
+}

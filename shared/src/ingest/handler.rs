@@ -1,0 +1,194 @@
+//! `POST /webhooks/{source}`.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::body::read_limited;
+use super::{IngestError, IngestState, Source};
+use crate::dedup::{self, Appended};
+use crate::event::{Encoding, Event};
+use crate::metrics::{DEDUP_HITS, INGEST_DURATION, INGEST_REQUESTS, UNKNOWN_SOURCE};
+use crate::providers::{Inbound, Inspection};
+use crate::streams::partition_of;
+
+/// Handles one webhook and records its outcome in the metrics.
+pub(super) async fn ingest(
+    State(state): State<Arc<IngestState>>,
+    Path(source): Path<String>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let (label, response) = match state.sources.get(&source) {
+        Some(src) => {
+            let response = match accept(&state, src, request).await {
+                Ok(response) => response,
+                Err(error) => {
+                    log_refusal(src, &error);
+                    error.into_response()
+                }
+            };
+            (src.name.clone(), response)
+        }
+        None => (
+            UNKNOWN_SOURCE.to_owned(),
+            IngestError::UnknownSource.into_response(),
+        ),
+    };
+    metrics::counter!(INGEST_REQUESTS, "source" => label, "status" => response.status().as_str().to_owned())
+        .increment(1);
+    metrics::histogram!(INGEST_DURATION).record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Any other path: 404 with a JSON body.
+pub(super) async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({"error": "not_found"}))).into_response()
+}
+
+async fn accept(
+    state: &IngestState,
+    src: &Source,
+    request: Request,
+) -> Result<Response, IngestError> {
+    if let Some(limiter) = &src.limiter {
+        limiter
+            .check()
+            .map_err(|retry_after_secs| IngestError::RateLimited { retry_after_secs })?;
+    }
+    let (parts, body) = request.into_parts();
+    let body = read_limited(&parts.headers, body, src.limits.max_payload).await?;
+    let inbound = Inbound {
+        headers: &parts.headers,
+        body: &body,
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    src.provider.verify(
+        &inbound,
+        &src.keys,
+        now.as_secs() as i64,
+        src.limits.timestamp_tolerance,
+    )?;
+    let mut inspection = src.provider.inspect(&inbound)?;
+    if let Some(challenge) = &inspection.challenge {
+        return Ok((StatusCode::OK, Json(json!({"challenge": challenge}))).into_response());
+    }
+    let entity = inspection.entity.take();
+    let event = build_event(
+        src,
+        &parts.headers,
+        inspection,
+        body,
+        now.as_millis() as u64,
+    );
+    append(state, src, entity.as_deref(), event).await
+}
+
+fn build_event(
+    src: &Source,
+    headers: &HeaderMap,
+    inspection: Inspection,
+    payload: Bytes,
+    received_at_ms: u64,
+) -> Event {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    Event {
+        id: Uuid::now_v7(),
+        tenant: src.tenant.clone(),
+        source: src.name.clone(),
+        provider: src.kind.as_str(),
+        event_type: inspection.event_type,
+        delivery_id: inspection.delivery_id,
+        received_at_ms,
+        content_type,
+        headers: retained_headers(src, headers),
+        encoding: Encoding::Identity,
+        payload,
+    }
+}
+
+/// The provider's retained headers as a JSON object (never signature or token headers: the
+/// provider's list names none).
+fn retained_headers(src: &Source, headers: &HeaderMap) -> String {
+    let mut kept = serde_json::Map::new();
+    for name in src.provider.retained_headers() {
+        if let Some(value) = headers.get(*name).and_then(|v| v.to_str().ok()) {
+            kept.insert((*name).to_owned(), value.into());
+        }
+    }
+    serde_json::Value::Object(kept).to_string()
+}
+
+async fn append(
+    state: &IngestState,
+    src: &Source,
+    entity: Option<&str>,
+    event: Event,
+) -> Result<Response, IngestError> {
+    let identity = dedup::identity(
+        &src.name,
+        &event.event_type,
+        event.delivery_id.as_deref(),
+        &event.payload,
+    );
+    let partition = partition_of(&src.tenant, &src.name, entity, state.partitions);
+    let mut conn = state.conn.clone();
+    let call = dedup::append_unique(
+        &mut conn,
+        &state.keys,
+        partition,
+        &identity,
+        src.limits.dedup_window,
+        &event,
+    );
+    let outcome = match tokio::time::timeout(state.redis_timeout, call).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e)) => {
+            tracing::error!(source = %src.name, error = %e, "append failed; answering 503");
+            return Err(IngestError::Unavailable);
+        }
+        Err(_) => {
+            tracing::error!(source = %src.name, "append timed out; answering 503");
+            return Err(IngestError::Unavailable);
+        }
+    };
+    Ok(match outcome {
+        Appended::New { .. } => {
+            let id = event.id.hyphenated().to_string();
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({"id": id, "duplicate": false})),
+            )
+                .into_response()
+        }
+        Appended::Duplicate { original_id } => {
+            metrics::counter!(DEDUP_HITS, "source" => src.name.clone(), "kind" => "window")
+                .increment(1);
+            (
+                StatusCode::OK,
+                Json(json!({"id": original_id, "duplicate": true})),
+            )
+                .into_response()
+        }
+    })
+}
+
+fn log_refusal(src: &Source, error: &IngestError) {
+    match error {
+        IngestError::Unavailable => {} // logged with its cause where it happened
+        _ => tracing::info!(source = %src.name, error = %error, "webhook refused"),
+    }
+}

@@ -1,0 +1,108 @@
+//! The ingest HTTP handler: one axum [`Router`] served by the Lambda function URL
+//! (`lambda_http::run`) and by `hookline serve` (`axum::serve`) alike.
+//!
+//! `POST /webhooks/{source}`: look up the source, apply its rate limit, read the body
+//! within `max_payload`, verify the signature over the raw bytes, read event metadata,
+//! and append through the de-duplicating script. A 2xx is sent only after Redis
+//! acknowledged the append; when Redis does not answer within `redis.response_timeout` the
+//! answer is 503 with `Retry-After`. Container mode adds [`ops::router`] (`/healthz`,
+//! `/readyz`, `/metrics`).
+
+mod body;
+mod error;
+mod handler;
+pub mod ops;
+mod ratelimit;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+
+pub use error::IngestError;
+
+use crate::config::{Config, ConfigError, SourceLimits};
+use crate::providers::{self, Provider, ProviderKind};
+use crate::redis::RedisConn;
+use crate::secret::Secret;
+use crate::streams::Keys;
+use ratelimit::SourceLimiter;
+
+/// Everything a request needs, built once per process from the config.
+#[derive(Debug)]
+pub struct IngestState {
+    /// Sources by URL path segment.
+    sources: HashMap<String, Source>,
+    /// The shared Redis connection; cloned per request (a cheap handle clone).
+    conn: RedisConn,
+    /// Key names under the configured prefix.
+    keys: Keys,
+    /// `streams.partitions`.
+    partitions: u16,
+    /// Upper bound on one append, after which the request gets 503.
+    redis_timeout: Duration,
+}
+
+/// A configured source, ready to verify requests.
+#[derive(Debug)]
+struct Source {
+    name: String,
+    tenant: String,
+    kind: ProviderKind,
+    provider: Arc<dyn Provider>,
+    keys: Vec<Secret>,
+    limits: SourceLimits,
+    limiter: Option<SourceLimiter>,
+}
+
+impl IngestState {
+    /// Builds the state from a validated config and a Redis connection.
+    pub fn new(config: &Config, conn: RedisConn) -> Result<Self, ConfigError> {
+        let mut sources = HashMap::with_capacity(config.sources.len());
+        for (name, cfg) in &config.sources {
+            let provider = providers::build(cfg.provider, cfg.hmac_options());
+            let keys = cfg
+                .secrets
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    provider
+                        .signing_key(s)
+                        .map_err(|why| ConfigError::at(format!("sources.{name}.secrets[{i}]"), why))
+                })
+                .collect::<Result<_, _>>()?;
+            let source = Source {
+                name: name.clone(),
+                tenant: cfg.tenant.clone(),
+                kind: cfg.provider,
+                provider,
+                keys,
+                limits: config.effective(cfg),
+                limiter: cfg.rate_limit.map(SourceLimiter::new),
+            };
+            sources.insert(name.clone(), source);
+        }
+        Ok(Self {
+            sources,
+            conn,
+            keys: Keys::new(config.streams.prefix.clone()),
+            partitions: config.streams.partitions,
+            redis_timeout: config.redis.response_timeout.get(),
+        })
+    }
+
+    /// The Redis connection, for readiness checks.
+    pub fn conn(&self) -> RedisConn {
+        self.conn.clone()
+    }
+}
+
+/// The webhook routes: `POST /webhooks/{source}` (other methods get 405).
+pub fn router(state: Arc<IngestState>) -> Router {
+    Router::new()
+        .route("/webhooks/{source}", post(handler::ingest))
+        .fallback(handler::not_found)
+        .with_state(state)
+}

@@ -1,0 +1,59 @@
+//! Operational routes of container mode: `/healthz` (process alive), `/readyz` (Redis
+//! reachable) and `/metrics` (Prometheus text format).
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::json;
+
+use crate::redis::RedisConn;
+
+/// How long `/readyz` waits for Redis to answer `PING`.
+const READY_TIMEOUT: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
+struct Ops {
+    conn: RedisConn,
+    metrics: PrometheusHandle,
+}
+
+/// `/healthz`, `/readyz` and `/metrics`.
+pub fn router(conn: RedisConn, metrics: PrometheusHandle) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
+        .route("/readyz", get(ready))
+        .route("/metrics", get(render))
+        .with_state(Ops { conn, metrics })
+}
+
+async fn ready(State(ops): State<Ops>) -> Response {
+    let mut conn = ops.conn;
+    match tokio::time::timeout(READY_TIMEOUT, conn.ping()).await {
+        Ok(Ok(())) => axum::Json(json!({"status": "ready"})).into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            axum::Json(json!({"error": "unavailable"})),
+        )
+            .into_response(),
+    }
+}
+
+async fn render(State(ops): State<Ops>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        ops.metrics.render(),
+    )
+        .into_response()
+}

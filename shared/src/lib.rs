@@ -1,0 +1,24 @@
+//! hookline's core library: everything between an HTTP request and a Redis stream entry.
+//!
+//! # Layout
+//! - [`config`]: the YAML configuration, its types, loading and validation.
+//! - [`providers`]: one signature scheme per sender behind the [`providers::Provider`] trait.
+//! - [`event`]: the stream entry of schema 1.
+//! - [`dedup`]: event identities and the atomic de-duplicating append (a Lua script).
+//! - [`streams`]: key names and partitioning; the only place that formats a key.
+//! - [`redis`]: one connection type over single-server and cluster Redis.
+//! - [`ingest`]: the axum router shared by the Lambda function and `hookline serve`.
+//! - [`metrics`], [`telemetry`]: metric names and the Prometheus recorder; log set-up.
+//! - [`secret`]: signing keys that never reach a log.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod dedup;
+pub mod event;
+pub mod ingest;
+pub mod metrics;
+pub mod providers;
+pub mod redis;
+pub mod secret;
+pub mod streams;
+pub mod telemetry;

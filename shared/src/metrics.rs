@@ -1,0 +1,44 @@
+//! Metric names (docs/SPEC.md §9) and the Prometheus recorder.
+//!
+//! Code records through the `metrics` facade with the names below; a process that exposes
+//! `/metrics` installs the Prometheus recorder once with [`prometheus`].
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Counter of ingest requests by `source` and `status`.
+pub const INGEST_REQUESTS: &str = "hookline_ingest_requests_total";
+/// Histogram of ingest request durations.
+pub const INGEST_DURATION: &str = "hookline_ingest_duration_seconds";
+/// Counter of duplicates answered, by `source` and `kind` (`window` or `bloom`).
+pub const DEDUP_HITS: &str = "hookline_dedup_hits_total";
+
+/// Label value used for requests to unconfigured sources, so that arbitrary URL paths cannot
+/// create unbounded label sets.
+pub const UNKNOWN_SOURCE: &str = "unknown";
+
+/// Histogram buckets in seconds: from 100µs (a local Redis round trip) to 10s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// Installs the process-wide Prometheus recorder on first call and returns its handle.
+pub fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .expect("bucket list is non-empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (e.g. by an embedding program); then
+            // this handle renders only what it records, which is empty, and says so by being
+            // empty rather than by failing the process.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}

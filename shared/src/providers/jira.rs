@@ -1,0 +1,63 @@
+//! Jira: `X-Hub-Signature: sha256=HEX(HMAC-SHA256(secret, body))`; event type in the JSON
+//! body's `webhookEvent`; delivery id `X-Atlassian-Webhook-Identifier`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::sig::{self, HeaderSignature};
+use super::{HmacAlgorithm, Inbound, Inspection, Provider, ProviderError, SignatureEncoding};
+use crate::secret::Secret;
+
+#[derive(Debug)]
+pub(super) struct Jira {
+    sig: HeaderSignature,
+}
+
+impl Jira {
+    pub fn new() -> Self {
+        Self {
+            sig: HeaderSignature {
+                header: "x-hub-signature".into(),
+                algorithm: HmacAlgorithm::Sha256,
+                encoding: SignatureEncoding::Hex,
+                prefix: "sha256=".into(),
+                separator: None,
+            },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Body {
+    #[serde(rename = "webhookEvent")]
+    webhook_event: Option<String>,
+}
+
+impl Provider for Jira {
+    fn verify(
+        &self,
+        req: &Inbound<'_>,
+        keys: &[Secret],
+        _: i64,
+        _: Duration,
+    ) -> Result<(), ProviderError> {
+        self.sig.verify(req, keys)
+    }
+
+    fn inspect(&self, req: &Inbound<'_>) -> Result<Inspection, ProviderError> {
+        let body: Body = sig::json(req.body)?;
+        Ok(Inspection::new(
+            body.webhook_event,
+            sig::first_header(req, &["x-atlassian-webhook-identifier"]),
+        ))
+    }
+
+    fn retained_headers(&self) -> &'static [&'static str] {
+        &[
+            "x-atlassian-webhook-identifier",
+            "x-atlassian-webhook-retry",
+            "user-agent",
+        ]
+    }
+}

@@ -1,0 +1,83 @@
+//! Stream key names and partitioning: the one place that formats a Redis key.
+//!
+//! Every key of partition N carries the hash tag `{N}`, so a partition's stream, dedup keys
+//! and (later) bloom filters and warm segments live in one Redis Cluster slot and a Lua
+//! script may touch them together.
+
+/// Key names under one prefix (`streams.prefix`, default `hookline`).
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// Keys under `prefix`.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// `{prefix}:events:{N}`: the partition's stream of hot events.
+    pub fn events(&self, partition: u16) -> String {
+        format!("{}:events:{{{partition}}}", self.prefix)
+    }
+
+    /// `{prefix}:dedup:{N}:{identity}`: a short-window identity, set with a TTL.
+    pub fn dedup(&self, partition: u16, identity: &str) -> String {
+        format!("{}:dedup:{{{partition}}}:{identity}", self.prefix)
+    }
+}
+
+/// The partition of an event: `xxh3(tenant, source, entity) mod partitions`.
+///
+/// The entity is the provider's ordering key (GitHub repository, Stripe account) or else the
+/// source, so one entity's events stay in order in one stream. xxh3 is a fixed, published
+/// function, so programs in other languages can compute the same partition.
+pub fn partition_of(tenant: &str, source: &str, entity: Option<&str>, partitions: u16) -> u16 {
+    if partitions <= 1 {
+        return 0;
+    }
+    let entity = entity.unwrap_or(source);
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for part in [tenant, source, entity] {
+        hasher.update(part.as_bytes());
+        hasher.update(&[0]);
+    }
+    (hasher.digest() % u64::from(partitions)) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_carry_the_partition_hash_tag() {
+        let keys = Keys::new("hookline");
+        assert_eq!(keys.events(3), "hookline:events:{3}");
+        assert_eq!(
+            keys.dedup(0, "gh:push:abc"),
+            "hookline:dedup:{0}:gh:push:abc"
+        );
+    }
+
+    #[test]
+    fn partitioning_is_stable_and_spreads_entities() {
+        assert_eq!(partition_of("t", "github", Some("o/r"), 1), 0);
+        let a = partition_of("t", "github", Some("octo/one"), 16);
+        assert_eq!(a, partition_of("t", "github", Some("octo/one"), 16));
+        let used: std::collections::HashSet<u16> = (0..200)
+            .map(|i| partition_of("t", "github", Some(&format!("octo/repo{i}")), 16))
+            .collect();
+        assert_eq!(
+            used.len(),
+            16,
+            "200 repositories should reach all 16 partitions"
+        );
+        assert_eq!(
+            partition_of("t", "github", None, 16),
+            partition_of("t", "github", Some("github"), 16),
+            "no entity means the source is the entity"
+        );
+    }
+}
