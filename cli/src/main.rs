@@ -1,0 +1,119 @@
+//! `hookline`: the container entry points and operator commands.
+//!
+//! Exit codes: 0 success, 2 bad usage or config (one line: `key.path: reason`), 1 failure.
+#![forbid(unsafe_code)]
+
+mod dev;
+mod serve;
+mod stats;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hookline_shared::config::{self, Config, ConfigError, ConfigSource};
+
+/// hookline: verified, de-duplicated webhooks into Redis Streams.
+#[derive(Debug, Parser)]
+#[command(name = "hookline", version, about)]
+struct Cli {
+    /// The YAML config file (else HOOKLINE_CONFIG, else the YAML in HOOKLINE_CONFIG_YAML).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the ingest HTTP server (webhooks, /healthz, /readyz, /metrics).
+    Serve {
+        /// Address to listen on [default: server.listen, 127.0.0.1:8080].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Run the whole pipeline locally: starts a redis-server when none is configured and
+    /// prints a curl command that sends a signed sample event.
+    Dev {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Where a redis-server started by dev keeps its data.
+        #[arg(long, value_name = "DIR", default_value = ".hookline-dev")]
+        data_dir: PathBuf,
+    },
+    /// Validate the configuration and exit (0 when valid, 2 with `key.path: reason`).
+    CheckConfig,
+    /// Print per-partition stream statistics.
+    Stats {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<ConfigError>() {
+            Some(config_error) => {
+                eprintln!("{config_error}");
+                ExitCode::from(2)
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { listen } => {
+            let config = load(cli.config)?;
+            init_logs(&config);
+            let listen = listen.unwrap_or(config.server.listen);
+            serve::run(&config, listen, serve::shutdown_signal()).await
+        }
+        Command::Dev { listen, data_dir } => dev::run(cli.config, listen, &data_dir).await,
+        Command::CheckConfig => {
+            let config = load(cli.config)?;
+            println!(
+                "config OK: {} source(s) [{}], {} partition(s), {} consumer group(s)",
+                config.sources.len(),
+                config
+                    .sources
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                config.streams.partitions,
+                config.consumer.groups.len()
+            );
+            Ok(())
+        }
+        Command::Stats { json } => stats::run(&load(cli.config)?, json).await,
+    }
+}
+
+/// Loads and validates the config named by the flag or the environment.
+fn load(flag: Option<PathBuf>) -> Result<Config, ConfigError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let source = ConfigSource::resolve(flag, env)?;
+    config::load(&source, env)
+}
+
+fn init_logs(config: &Config) {
+    let obs = &config.observability;
+    hookline_shared::telemetry::init(obs.log_format, &obs.log_level);
+}

@@ -1,0 +1,56 @@
+//! `hookline serve`: the ingest router and the operational routes on one listener.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use hookline_shared::config::Config;
+use hookline_shared::ingest::{self, IngestState};
+use hookline_shared::redis::RedisConn;
+use tokio::net::TcpListener;
+
+/// Serves until `shutdown` completes, then finishes the requests in flight.
+pub async fn run(
+    config: &Config,
+    listen: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let conn = RedisConn::open(&config.redis).context("cannot set up the Redis connection")?;
+    let state = Arc::new(IngestState::new(config, conn.clone())?);
+    let app = ingest::router(state).merge(ingest::ops::router(
+        conn,
+        hookline_shared::metrics::prometheus(),
+    ));
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "ingest listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed")
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}

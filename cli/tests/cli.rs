@@ -1,0 +1,129 @@
+//! The `hookline` binary as operators run it: exit codes, messages, serve and stats.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use hookline_tests::{HttpClient, RedisServer, github_headers, wait_until};
+
+fn hookline(args: &[&str], config: &str) -> Output {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(config.as_bytes()).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(args)
+        .arg("--config")
+        .arg(file.path())
+        .env_remove("HOOKLINE_REDIS_URL")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_config_names_the_key_path_and_exits_2() {
+    let out = hookline(
+        &["check-config"],
+        "sources:\n  github:\n    provider: github\n    secrets: [\"${HOOKLINE_TEST_UNSET_SECRET}\"]\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr.trim(),
+        "sources.github.secrets[0]: environment variable HOOKLINE_TEST_UNSET_SECRET is not set"
+    );
+
+    let out = hookline(&["check-config"], "streams:\n  partitions: 8\n  prefx: x\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("streams.prefx: unknown key"));
+
+    let out = hookline(&["check-config"], "sources:\n  open: {provider: none}\n");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("config OK: 1 source(s) [open]"));
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .arg("frobnicate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("check-config"));
+}
+
+#[tokio::test]
+async fn serve_ingests_then_exits_0_on_sigterm_and_stats_counts() {
+    let redis = RedisServer::start();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!(
+        "redis: {{url: \"{}\"}}\nstreams: {{partitions: 2}}\nsources:\n  github: {{provider: github, secrets: [\"s\"]}}\n",
+        redis.url()
+    );
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(config.as_bytes()).unwrap();
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--config",
+        ])
+        .arg(file.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = HttpClient::default();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    wait_until("serve ready", Duration::from_secs(20), || {
+        let (client, ready) = (client.clone(), ready.clone());
+        async move {
+            client
+                .send("GET", &ready, &[], vec![])
+                .await
+                .ok()
+                .filter(|r| r.status == 200)
+        }
+    })
+    .await;
+    let body = br#"{"zen":"ok","repository":{"full_name":"o/r"}}"#.to_vec();
+    let url = format!("http://127.0.0.1:{port}/webhooks/github");
+    let reply = client
+        .post(&url, &github_headers("s", "ping", "cli-1", &body), body)
+        .await;
+    assert_eq!(reply.status, 202);
+
+    let stats = hookline(&["stats", "--json"], &config);
+    assert_eq!(stats.status.code(), Some(0), "{stats:?}");
+    let rows: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let total: u64 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["length"].as_u64().unwrap())
+        .sum();
+    assert_eq!((rows.as_array().unwrap().len(), total), (2, 1));
+
+    let pid = serve.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), serve.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -1,0 +1,39 @@
+//! The ingest Lambda function (behind a function URL): the shared ingest router, run by
+//! `lambda_http`. Config comes from `HOOKLINE_CONFIG_YAML` (or `HOOKLINE_CONFIG`); clients are
+//! built once per execution environment and shared by every invocation.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use hookline_shared::config::{self, ConfigSource, LogFormat};
+use hookline_shared::ingest::{self, IngestState};
+use hookline_shared::redis::RedisConn;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let env = |name: &str| std::env::var(name).ok();
+    let config = match ConfigSource::resolve(None, env).and_then(|s| config::load(&s, env)) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    hookline_shared::telemetry::init(LogFormat::Json, &config.observability.log_level);
+    let app = RedisConn::open(&config.redis)
+        .map_err(|e| e.to_string())
+        .and_then(|conn| IngestState::new(&config, conn).map_err(|e| e.to_string()))
+        .map(|state| ingest::router(Arc::new(state)));
+    let result = match app {
+        Ok(app) => lambda_http::run(app).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "ingest function failed");
+            ExitCode::FAILURE
+        }
+    }
+}
