@@ -1,0 +1,46 @@
+//! The test harness: real Redis servers on free loopback ports, started per test in temp
+//! directories and stopped on drop, plus helpers to run the ingest router and sign requests.
+//!
+//! Never touches the machine's shared Redis on 6379: every server here gets a port of its
+//! own, so tests run in parallel without seeing each other's keys.
+
+mod cluster;
+mod ingest;
+mod lambda;
+mod server;
+mod signing;
+mod wait;
+
+pub use cluster::RedisCluster;
+pub use ingest::{HttpClient, Reply, TestIngest};
+pub use lambda::LambdaRuntimeApi;
+pub use server::RedisServer;
+pub use signing::{github_headers, hmac_sha256_hex};
+pub use wait::wait_until;
+
+use std::path::PathBuf;
+
+/// The GitHub corpus beside the repository (`../shared/corpus/github-examples.json`):
+/// `(event name, compact JSON payload)` for every example.
+pub fn github_corpus() -> Vec<(String, Vec<u8>)> {
+    let path = repo_root().join("../shared/corpus/github-examples.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read the corpus at {}: {e}", path.display()));
+    let groups: Vec<serde_json::Value> = serde_json::from_str(&text).expect("corpus is JSON");
+    let mut out = Vec::new();
+    for group in groups {
+        let name = group["name"].as_str().unwrap_or("unknown").to_owned();
+        for example in group["examples"].as_array().into_iter().flatten() {
+            out.push((
+                name.clone(),
+                serde_json::to_vec(example).expect("re-encodes"),
+            ));
+        }
+    }
+    out
+}
+
+/// The workspace root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
