@@ -55,8 +55,11 @@ pub struct Event {
 }
 
 impl Event {
+    /// The number of schema-1 stream fields.
+    pub const FIELD_COUNT: usize = 12;
+
     /// The schema-1 stream fields, in a fixed order, as name/value pairs.
-    pub fn fields(&self) -> [(&'static str, Cow<'_, [u8]>); 12] {
+    pub fn fields(&self) -> [(&'static str, Cow<'_, [u8]>); Self::FIELD_COUNT] {
         let text = |s: &'_ str| Cow::Owned(s.as_bytes().to_vec());
         [
             ("v", Cow::Borrowed(SCHEMA_VERSION.as_bytes())),

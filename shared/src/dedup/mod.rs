@@ -1,16 +1,21 @@
 //! De-duplication: an event's identity, and the append that refuses repeats atomically.
 //!
 //! The identity is `source:event_type:DELIVERY_ID` when the sender gives a delivery id, else
-//! `source:event_type:SHA256(body)`. Inside the source's window, [`append_unique`] answers a
-//! repeat with the original event's id, exactly: the check and the XADD are one Lua script
-//! (`append.lua`), run as EVALSHA with a fallback to SCRIPT LOAD on NOSCRIPT (redis-rs's
-//! `Script` does both), so Redis is asked once per event.
+//! `source:event_type:SHA256(body)`. Inside the source's window a repeat is answered with the
+//! original event's id, exactly: the check and the XADD are one Lua script (`append.lua`),
+//! run as EVALSHA with a fallback to SCRIPT LOAD on NOSCRIPT (redis-rs's `Script` does both).
+//! [`Appender`] gathers the appends that arrive while a partition's previous script call is
+//! in flight into the next call, so under load one round trip carries many events.
+
+mod appender;
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use ::redis::{RedisResult, Script};
 use sha2::{Digest, Sha256};
+
+pub use appender::{AppendError, Appender};
 
 use crate::event::Event;
 use crate::redis::RedisConn;
@@ -29,7 +34,18 @@ pub fn identity(source: &str, event_type: &str, delivery_id: Option<&str>, body:
     }
 }
 
-/// What [`append_unique`] did.
+/// An event waiting to be appended, with what de-duplicates it.
+#[derive(Debug)]
+pub struct Unique {
+    /// The event's identity ([`identity`]).
+    pub identity: String,
+    /// How long a repeat of it is refused.
+    pub window: Duration,
+    /// The event.
+    pub event: Event,
+}
+
+/// What the append did with one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Appended {
     /// The event is in the stream under this entry id.
@@ -44,29 +60,34 @@ pub enum Appended {
     },
 }
 
-/// Appends `event` to its partition stream unless its identity was seen inside `window`.
+/// Appends a batch of one partition's events in one script call, each unless its identity
+/// was seen inside its window. Results are in the batch's order.
 pub async fn append_unique(
     conn: &mut RedisConn,
     keys: &Keys,
     partition: u16,
-    identity: &str,
-    window: Duration,
-    event: &Event,
-) -> RedisResult<Appended> {
+    batch: &[&Unique],
+) -> RedisResult<Vec<Appended>> {
     let mut call = APPEND.prepare_invoke();
-    call.key(keys.events(partition))
-        .key(keys.dedup(partition, identity))
-        .arg(window.as_millis().max(1) as u64)
-        .arg(event.id.hyphenated().to_string());
-    for (name, value) in event.fields() {
-        call.arg(name).arg(&value[..]);
+    call.key(keys.events(partition));
+    let field_args = Event::FIELD_COUNT * 2;
+    call.arg(field_args);
+    for unique in batch {
+        call.key(keys.dedup(partition, &unique.identity));
+        call.arg(unique.window.as_millis().max(1) as u64)
+            .arg(unique.event.id.hyphenated().to_string());
+        for (name, value) in unique.event.fields() {
+            call.arg(name).arg(&value[..]);
+        }
     }
-    let (appended, id): (i64, String) = call.invoke_async(conn).await?;
-    Ok(if appended == 1 {
-        Appended::New { entry_id: id }
-    } else {
-        Appended::Duplicate { original_id: id }
-    })
+    let flat: Vec<(i64, String)> = call.invoke_async(conn).await?;
+    Ok(flat
+        .into_iter()
+        .map(|(appended, id)| match appended {
+            1 => Appended::New { entry_id: id },
+            _ => Appended::Duplicate { original_id: id },
+        })
+        .collect())
 }
 
 #[cfg(test)]

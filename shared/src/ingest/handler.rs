@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::body::read_limited;
 use super::{IngestError, IngestState, Source};
-use crate::dedup::{self, Appended};
+use crate::dedup::{self, Appended, Unique};
 use crate::event::{Encoding, Event};
 use crate::metrics::{DEDUP_HITS, INGEST_DURATION, INGEST_REQUESTS, UNKNOWN_SOURCE};
 use crate::providers::{Inbound, Inspection};
@@ -145,45 +145,35 @@ async fn append(
         &event.payload,
     );
     let partition = partition_of(&src.tenant, &src.name, entity, state.partitions);
-    let mut conn = state.conn.clone();
-    let call = dedup::append_unique(
-        &mut conn,
-        &state.keys,
-        partition,
-        &identity,
-        src.limits.dedup_window,
-        &event,
-    );
-    let outcome = match tokio::time::timeout(state.redis_timeout, call).await {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(e)) => {
-            tracing::error!(source = %src.name, error = %e, "append failed; answering 503");
-            return Err(IngestError::Unavailable);
-        }
-        Err(_) => {
-            tracing::error!(source = %src.name, "append timed out; answering 503");
-            return Err(IngestError::Unavailable);
-        }
+    let id = event.id;
+    let unique = Unique {
+        identity,
+        window: src.limits.dedup_window,
+        event,
     };
-    Ok(match outcome {
-        Appended::New { .. } => {
-            let id = event.id.hyphenated().to_string();
-            (
+    match state.appender.append(partition, unique).await {
+        Ok(Appended::New { .. }) => {
+            let id = id.hyphenated().to_string();
+            Ok((
                 StatusCode::ACCEPTED,
                 Json(json!({"id": id, "duplicate": false})),
             )
-                .into_response()
+                .into_response())
         }
-        Appended::Duplicate { original_id } => {
+        Ok(Appended::Duplicate { original_id }) => {
             metrics::counter!(DEDUP_HITS, "source" => src.name.clone(), "kind" => "window")
                 .increment(1);
-            (
+            Ok((
                 StatusCode::OK,
                 Json(json!({"id": original_id, "duplicate": true})),
             )
-                .into_response()
+                .into_response())
         }
-    })
+        Err(error) => {
+            tracing::debug!(source = %src.name, %error, "append failed; answering 503");
+            Err(IngestError::Unavailable)
+        }
+    }
 }
 
 fn log_refusal(src: &Source, error: &IngestError) {

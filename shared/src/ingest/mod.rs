@@ -14,16 +14,15 @@ mod handler;
 pub mod ops;
 mod ratelimit;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::Router;
 use axum::routing::post;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 pub use error::IngestError;
 
 use crate::config::{Config, ConfigError, SourceLimits};
+use crate::dedup::Appender;
 use crate::providers::{self, Provider, ProviderKind};
 use crate::redis::RedisConn;
 use crate::secret::Secret;
@@ -35,14 +34,11 @@ use ratelimit::SourceLimiter;
 pub struct IngestState {
     /// Sources by URL path segment.
     sources: HashMap<String, Source>,
-    /// The shared Redis connection; cloned per request (a cheap handle clone).
-    conn: RedisConn,
-    /// Key names under the configured prefix.
-    keys: Keys,
+    /// Batches appends per partition over the shared Redis connection; an append that takes
+    /// longer than `redis.response_timeout` fails and the request gets 503.
+    appender: Appender,
     /// `streams.partitions`.
     partitions: u16,
-    /// Upper bound on one append, after which the request gets 503.
-    redis_timeout: Duration,
 }
 
 /// A configured source, ready to verify requests.
@@ -84,18 +80,14 @@ impl IngestState {
             };
             sources.insert(name.clone(), source);
         }
+        let keys = Keys::new(config.streams.prefix.clone());
+        let partitions = config.streams.partitions;
+        let timeout = config.redis.response_timeout.get();
         Ok(Self {
             sources,
-            conn,
-            keys: Keys::new(config.streams.prefix.clone()),
-            partitions: config.streams.partitions,
-            redis_timeout: config.redis.response_timeout.get(),
+            appender: Appender::new(conn, keys, partitions, timeout),
+            partitions,
         })
-    }
-
-    /// The Redis connection, for readiness checks.
-    pub fn conn(&self) -> RedisConn {
-        self.conn.clone()
     }
 }
 
