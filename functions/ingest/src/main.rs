@@ -10,6 +10,11 @@ use hookline_shared::config::{self, ConfigSource, LogFormat};
 use hookline_shared::ingest::{self, IngestState};
 use hookline_shared::redis::RedisConn;
 
+/// mimalloc: the request path allocates many small, short-lived buffers, which glibc's
+/// allocator handled at ~15% of ingest CPU in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
