@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Ingest benchmark: hookline `POST /webhooks/github` (1 KiB GitHub-signed bodies, unique
+# delivery ids) vs redis-benchmark's unpipelined XADD of a 1 KiB field, at the same
+# concurrency, on the same machine and the same (private) redis-server, in one run.
+#
+#   bench/ingest.sh [SECONDS_PER_RUN] [CONNECTIONS...]     default: 10 s, 1 16 64
+#   PROFILE=1 bench/ingest.sh 10 64    also records `perf record -a` during the hookline run
+#                                      and prints CPU by process and hookline's top symbols
+#
+# A third column runs hookline's own append script (shared/src/dedup/append.lua, one event
+# per call, unique identities) through redis-benchmark: the Redis-side cost of an append,
+# without HTTP, verification or batching.
+#
+# Prints a Markdown table with the ratios hookline / XADD and script / XADD (throughput).
+# Run on demand, not in CI. Needs redis-server, redis-benchmark, curl and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+shift || true
+levels=("${@:-1 16 64}")
+read -r -a levels <<<"${levels[*]}"
+corpus=${HOOKLINE_CORPUS:-../shared/corpus/github-examples.json}
+
+cargo build --release --quiet --bin hookline --bin loadgen
+work=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+redis_port=$(free_port)
+http_port=$(free_port)
+cleanup() { kill "$serve_pid" "$redis_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
+  --logfile "$work/redis.log" & redis_pid=$!
+until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.05; done
+
+cat >"$work/hookline.yaml" <<YAML
+redis: {url: "redis://127.0.0.1:$redis_port"}
+sources:
+  github: {provider: github, secrets: ["bench-secret"]}
+observability: {log_level: warn, log_format: json}
+YAML
+target/release/hookline serve --config "$work/hookline.yaml" --listen "127.0.0.1:$http_port" \
+  2>"$work/hookline.log" & serve_pid=$!
+until curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1; do sleep 0.05; done
+
+payload=$(head -c 1024 /dev/zero | tr '\0' 'x')
+sha=$(redis-cli -p "$redis_port" script load "$(cat shared/src/dedup/append.lua)")
+script_args=(EVALSHA "$sha" 2 'hookline:events:{0}' 'hookline:dedup:{0}:github:push:__rand_int__'
+  24 300000 "id-__rand_int__" v 1 id "id-__rand_int__" tenant default source github
+  provider github event_type push delivery_id __rand_int__ received_at 1732470000000
+  content_type application/json headers '{}' encoding identity payload "$payload")
+bench() { # connections requests args... -> "rps p50 p99"
+  local c=$1 n=$2; shift 2
+  redis-cli -p "$redis_port" flushall >/dev/null
+  redis-benchmark -p "$redis_port" -c "$c" -n "$n" -r 1000000000 -P 1 --csv "$@" | tail -n 1 |
+    python3 -c 'import sys; f=sys.stdin.read().replace("\"","").split(","); print(f[1], f[4], f[6])'
+}
+echo "| connections | hookline req/s | p50 ms | p99 ms | XADD req/s | p50 ms | p99 ms | hookline / XADD | append script req/s | script / XADD |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for c in "${levels[@]}"; do
+  redis-cli -p "$redis_port" flushall >/dev/null
+  if [ -n "${PROFILE:-}" ]; then
+    perf record -q -F 999 -g -a -o "$work/perf.data" -- sleep "$seconds" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  ours=$(target/release/loadgen --addr "127.0.0.1:$http_port" --secret bench-secret \
+    --connections "$c" --seconds "$seconds" --corpus "$corpus")
+  if [ -n "${PROFILE:-}" ]; then
+    wait "$perf_pid" || true
+    {
+      echo "CPU samples by process (c=$c):"
+      perf report -i "$work/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null | grep '%' | head -6 || true
+      echo "hookline's top symbols (share of all samples):"
+      perf report -i "$work/perf.data" --no-children --comm tokio-rt-worker --sort dso,symbol \
+        --stdio -g none 2>/dev/null | grep '%' | head -25 | cut -c1-120 || true
+    } >&2
+  fi
+  # Size the Redis runs from our own rate so all run for a similar time.
+  n=$(python3 -c "import json,sys; print(max(20000, int(json.loads(sys.argv[1])['rps'] * $seconds * 2)))" "$ours")
+  read -r xadd_rps xadd_p50 xadd_p99 < <(bench "$c" "$n" XADD hookline:bench '*' payload "$payload")
+  read -r script_rps _ _ < <(bench "$c" "$n" "${script_args[@]}")
+  python3 - "$c" "$ours" "$xadd_rps" "$xadd_p50" "$xadd_p99" "$script_rps" <<'PY'
+import json, sys
+c, ours = sys.argv[1], json.loads(sys.argv[2])
+rps, p50, p99, script = (float(x) for x in sys.argv[3:7])
+bad = {k: v for k, v in ours["statuses"].items() if k != "202"}
+note = f" (non-202: {bad})" if bad else ""
+print(f"| {c} | {ours['rps']:,.0f} | {ours['p50_ms']:.2f} | {ours['p99_ms']:.2f} | {rps:,.0f} | {p50:.2f} | {p99:.2f} "
+      f"| {ours['rps']/rps:.2f}x{note} | {script:,.0f} | {script/rps:.2f}x |")
+PY
+done
