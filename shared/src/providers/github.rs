@@ -10,23 +10,15 @@ use super::{HmacAlgorithm, Inbound, Inspection, Provider, ProviderError, Signatu
 use crate::secret::Secret;
 
 #[derive(Debug)]
-pub(super) struct Github {
-    sig: HeaderSignature,
-}
+pub(super) struct Github;
 
-impl Github {
-    pub fn new() -> Self {
-        Self {
-            sig: HeaderSignature {
-                header: "x-hub-signature-256".into(),
-                algorithm: HmacAlgorithm::Sha256,
-                encoding: SignatureEncoding::Hex,
-                prefix: "sha256=".into(),
-                separator: None,
-            },
-        }
-    }
-}
+const SIGNATURE: HeaderSignature = HeaderSignature::fixed(
+    "x-hub-signature-256",
+    HmacAlgorithm::Sha256,
+    SignatureEncoding::Hex,
+    "sha256=",
+    None,
+);
 
 /// The one body field GitHub's inspection needs; serde skips the rest unparsed.
 #[derive(Deserialize)]
@@ -47,7 +39,7 @@ impl Provider for Github {
         _: i64,
         _: Duration,
     ) -> Result<(), ProviderError> {
-        self.sig.verify(req, keys)
+        SIGNATURE.verify(req, keys)
     }
 
     fn inspect(&self, req: &Inbound<'_>) -> Result<Inspection, ProviderError> {

@@ -10,23 +10,15 @@ use super::{HmacAlgorithm, Inbound, Inspection, Provider, ProviderError, Signatu
 use crate::secret::Secret;
 
 #[derive(Debug)]
-pub(super) struct Jira {
-    sig: HeaderSignature,
-}
+pub(super) struct Jira;
 
-impl Jira {
-    pub fn new() -> Self {
-        Self {
-            sig: HeaderSignature {
-                header: "x-hub-signature".into(),
-                algorithm: HmacAlgorithm::Sha256,
-                encoding: SignatureEncoding::Hex,
-                prefix: "sha256=".into(),
-                separator: None,
-            },
-        }
-    }
-}
+const SIGNATURE: HeaderSignature = HeaderSignature::fixed(
+    "x-hub-signature",
+    HmacAlgorithm::Sha256,
+    SignatureEncoding::Hex,
+    "sha256=",
+    None,
+);
 
 #[derive(Deserialize)]
 struct Body {
@@ -42,7 +34,7 @@ impl Provider for Jira {
         _: i64,
         _: Duration,
     ) -> Result<(), ProviderError> {
-        self.sig.verify(req, keys)
+        SIGNATURE.verify(req, keys)
     }
 
     fn inspect(&self, req: &Inbound<'_>) -> Result<Inspection, ProviderError> {

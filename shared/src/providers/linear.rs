@@ -8,23 +8,15 @@ use super::{HmacAlgorithm, Inbound, Inspection, Provider, ProviderError, Signatu
 use crate::secret::Secret;
 
 #[derive(Debug)]
-pub(super) struct Linear {
-    sig: HeaderSignature,
-}
+pub(super) struct Linear;
 
-impl Linear {
-    pub fn new() -> Self {
-        Self {
-            sig: HeaderSignature {
-                header: "linear-signature".into(),
-                algorithm: HmacAlgorithm::Sha256,
-                encoding: SignatureEncoding::Hex,
-                prefix: "".into(),
-                separator: None,
-            },
-        }
-    }
-}
+const SIGNATURE: HeaderSignature = HeaderSignature::fixed(
+    "linear-signature",
+    HmacAlgorithm::Sha256,
+    SignatureEncoding::Hex,
+    "",
+    None,
+);
 
 impl Provider for Linear {
     fn verify(
@@ -34,7 +26,7 @@ impl Provider for Linear {
         _: i64,
         _: Duration,
     ) -> Result<(), ProviderError> {
-        self.sig.verify(req, keys)
+        SIGNATURE.verify(req, keys)
     }
 
     fn inspect(&self, req: &Inbound<'_>) -> Result<Inspection, ProviderError> {

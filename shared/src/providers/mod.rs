@@ -189,14 +189,14 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
 /// config validation never lets through) the provider fails closed: it rejects every request.
 pub fn build(kind: ProviderKind, hmac: Option<HmacOptions>) -> Arc<dyn Provider> {
     match kind {
-        ProviderKind::Github => Arc::new(github::Github::new()),
+        ProviderKind::Github => Arc::new(github::Github),
         ProviderKind::Gitlab => Arc::new(gitlab::Gitlab),
         ProviderKind::Stripe => Arc::new(stripe::Stripe),
         ProviderKind::Slack => Arc::new(slack::Slack),
-        ProviderKind::Shopify => Arc::new(shopify::Shopify::new()),
-        ProviderKind::Jira => Arc::new(jira::Jira::new()),
-        ProviderKind::Linear => Arc::new(linear::Linear::new()),
-        ProviderKind::Pagerduty => Arc::new(pagerduty::Pagerduty::new()),
+        ProviderKind::Shopify => Arc::new(shopify::Shopify),
+        ProviderKind::Jira => Arc::new(jira::Jira),
+        ProviderKind::Linear => Arc::new(linear::Linear),
+        ProviderKind::Pagerduty => Arc::new(pagerduty::Pagerduty),
         ProviderKind::Standard => Arc::new(standard::Standard),
         ProviderKind::Hmac => Arc::new(hmac::GenericHmac::new(hmac)),
         ProviderKind::None => Arc::new(none::Unsigned),

@@ -11,23 +11,15 @@ use super::{HmacAlgorithm, Inbound, Inspection, Provider, ProviderError, Signatu
 use crate::secret::Secret;
 
 #[derive(Debug)]
-pub(super) struct Pagerduty {
-    sig: HeaderSignature,
-}
+pub(super) struct Pagerduty;
 
-impl Pagerduty {
-    pub fn new() -> Self {
-        Self {
-            sig: HeaderSignature {
-                header: "x-pagerduty-signature".into(),
-                algorithm: HmacAlgorithm::Sha256,
-                encoding: SignatureEncoding::Hex,
-                prefix: "v1=".into(),
-                separator: Some(','),
-            },
-        }
-    }
-}
+const SIGNATURE: HeaderSignature = HeaderSignature::fixed(
+    "x-pagerduty-signature",
+    HmacAlgorithm::Sha256,
+    SignatureEncoding::Hex,
+    "v1=",
+    Some(','),
+);
 
 #[derive(Deserialize)]
 struct Body {
@@ -48,7 +40,7 @@ impl Provider for Pagerduty {
         _: i64,
         _: Duration,
     ) -> Result<(), ProviderError> {
-        self.sig.verify(req, keys)
+        SIGNATURE.verify(req, keys)
     }
 
     fn inspect(&self, req: &Inbound<'_>) -> Result<Inspection, ProviderError> {

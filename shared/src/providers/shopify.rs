@@ -8,23 +8,15 @@ use super::{HmacAlgorithm, Inbound, Inspection, Provider, ProviderError, Signatu
 use crate::secret::Secret;
 
 #[derive(Debug)]
-pub(super) struct Shopify {
-    sig: HeaderSignature,
-}
+pub(super) struct Shopify;
 
-impl Shopify {
-    pub fn new() -> Self {
-        Self {
-            sig: HeaderSignature {
-                header: "x-shopify-hmac-sha256".into(),
-                algorithm: HmacAlgorithm::Sha256,
-                encoding: SignatureEncoding::Base64,
-                prefix: "".into(),
-                separator: None,
-            },
-        }
-    }
-}
+const SIGNATURE: HeaderSignature = HeaderSignature::fixed(
+    "x-shopify-hmac-sha256",
+    HmacAlgorithm::Sha256,
+    SignatureEncoding::Base64,
+    "",
+    None,
+);
 
 impl Provider for Shopify {
     fn verify(
@@ -34,7 +26,7 @@ impl Provider for Shopify {
         _: i64,
         _: Duration,
     ) -> Result<(), ProviderError> {
-        self.sig.verify(req, keys)
+        SIGNATURE.verify(req, keys)
     }
 
     fn inspect(&self, req: &Inbound<'_>) -> Result<Inspection, ProviderError> {

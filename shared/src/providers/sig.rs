@@ -111,6 +111,23 @@ pub(super) struct HeaderSignature {
 }
 
 impl HeaderSignature {
+    /// A fixed scheme, for providers whose header and format never change.
+    pub const fn fixed(
+        header: &'static str,
+        algorithm: HmacAlgorithm,
+        encoding: SignatureEncoding,
+        prefix: &'static str,
+        separator: Option<char>,
+    ) -> Self {
+        Self {
+            header: Cow::Borrowed(header),
+            algorithm,
+            encoding,
+            prefix: Cow::Borrowed(prefix),
+            separator,
+        }
+    }
+
     /// Verifies the MAC of the raw body against every signature in the header.
     pub fn verify(&self, req: &Inbound<'_>, keys: &[Secret]) -> Result<(), ProviderError> {
         let value = header(req, &self.header).ok_or(ProviderError::InvalidSignature)?;
