@@ -50,6 +50,19 @@ fn function_url_event(
     })
 }
 
+/// Invokes the function with a function-URL event and returns its response.
+async fn invoke(
+    api: &LambdaRuntimeApi,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    base64: bool,
+) -> Value {
+    api.invoke(function_url_event(path, headers, body, base64))
+        .await
+        .expect("the function answered")
+}
+
 #[tokio::test]
 async fn the_function_answers_function_url_events_end_to_end() {
     let redis = RedisServer::start();
@@ -72,28 +85,12 @@ async fn the_function_answers_function_url_events_end_to_end() {
 
     let body = br#"{"zen":"Design for failure.","repository":{"full_name":"octo/lambda"}}"#;
     let headers = github_headers(SECRET, "ping", "lambda-1", body);
-    let reply = api
-        .invoke(function_url_event(
-            "/webhooks/github",
-            &headers,
-            body,
-            false,
-        ))
-        .await
-        .unwrap();
+    let reply = invoke(&api, "/webhooks/github", &headers, body, false).await;
     assert_eq!(reply["statusCode"], 202, "{reply}");
     let answer: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
     assert_eq!(answer["duplicate"], false);
 
-    let again = api
-        .invoke(function_url_event(
-            "/webhooks/github",
-            &headers,
-            body,
-            false,
-        ))
-        .await
-        .unwrap();
+    let again = invoke(&api, "/webhooks/github", &headers, body, false).await;
     assert_eq!(again["statusCode"], 200, "{again}");
 
     // Function URLs base64-encode form bodies such as Slack's: verified after decoding.
@@ -115,26 +112,10 @@ async fn the_function_answers_function_url_events_end_to_end() {
         ("x-slack-request-timestamp".to_owned(), ts),
         ("x-slack-signature".to_owned(), format!("v0={sig}")),
     ];
-    let reply = api
-        .invoke(function_url_event(
-            "/webhooks/slack",
-            &slack_headers,
-            form,
-            true,
-        ))
-        .await
-        .unwrap();
+    let reply = invoke(&api, "/webhooks/slack", &slack_headers, form, true).await;
     assert_eq!(reply["statusCode"], 202, "{reply}");
 
-    let bad = api
-        .invoke(function_url_event(
-            "/webhooks/github",
-            &headers[..3],
-            body,
-            false,
-        ))
-        .await
-        .unwrap();
+    let bad = invoke(&api, "/webhooks/github", &headers[..3], body, false).await;
     assert_eq!(bad["statusCode"], 401, "{bad}");
 
     let mut conn = redis.connection();
