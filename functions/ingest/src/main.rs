@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use hookline_shared::config::{self, ConfigSource, LogFormat};
+use hookline_shared::config::{self, Config, ConfigSource, LogFormat};
 use hookline_shared::ingest::{self, IngestState};
 use hookline_shared::redis::RedisConn;
 
@@ -26,19 +26,17 @@ async fn main() -> ExitCode {
         }
     };
     hookline_shared::telemetry::init(LogFormat::Json, &config.observability.log_level);
-    let app = RedisConn::open(&config.redis)
-        .map_err(|e| e.to_string())
-        .and_then(|conn| IngestState::new(&config, conn).map_err(|e| e.to_string()))
-        .map(|state| ingest::router(Arc::new(state)));
-    let result = match app {
-        Ok(app) => lambda_http::run(app).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e),
-    };
-    match result {
+    match run(&config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "ingest function failed");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Serves invocations with the shared router until the runtime stops.
+async fn run(config: &Config) -> Result<(), lambda_http::Error> {
+    let state = IngestState::new(config, RedisConn::open(&config.redis)?)?;
+    lambda_http::run(ingest::router(Arc::new(state))).await
 }
