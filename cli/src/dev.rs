@@ -1,6 +1,7 @@
 //! `hookline dev`: the pipeline on one machine, for trying hookline out.
 //!
-//! Uses the given config, or an embedded one (`dev.yaml`). When the config names no Redis,
+//! Runs ingest and the configured consumer groups in one process. Uses the given config, or
+//! an embedded one (`dev.yaml`, whose `log` group logs every event). When the config names no Redis,
 //! dev starts a `redis-server` of its own on a free loopback port, keeping its data (AOF)
 //! under `--data-dir`, and stops it on exit. Prints a ready-to-paste `curl` that sends a
 //! correctly signed sample event.
@@ -43,7 +44,21 @@ pub async fn run(flag: Option<PathBuf>, listen: SocketAddr, data_dir: &Path) -> 
     if let Some(curl) = sample_curl(&config, listen) {
         println!("\nSend a signed sample event:\n\n{curl}\n");
     }
-    super::serve::run(&config, listen, super::serve::shutdown_signal()).await
+    let shutdown = super::serve::shutdown_token();
+    let consumers = async {
+        if config.consumer.groups.is_empty() {
+            return Ok(());
+        }
+        let name = hookline_shared::consumer::consumer_name();
+        hookline_shared::consumer::run(&config, &name, shutdown.clone()).await
+    };
+    let serve = async {
+        let served = super::serve::run(&config, listen, shutdown.clone().cancelled_owned()).await;
+        shutdown.cancel(); // a server that failed to start stops the consumers too
+        served
+    };
+    let (served, consumed) = tokio::join!(serve, consumers);
+    served.and(consumed.map_err(Into::into))
 }
 
 /// Starts `redis-server` on a free loopback port and waits until it answers.

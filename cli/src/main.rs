@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use hookline_shared::config::{self, Config, ConfigError, ConfigSource};
+use hookline_shared::consumer;
 
 /// mimalloc: the request path allocates many small, short-lived buffers, which glibc's
 /// allocator handled at ~15% of ingest CPU in profiles.
@@ -48,6 +49,8 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".hookline-dev")]
         data_dir: PathBuf,
     },
+    /// Run the configured consumer groups until SIGTERM.
+    Consume,
     /// Validate the configuration and exit (0 when valid, 2 with `key.path: reason`).
     CheckConfig,
     /// Print per-partition stream statistics.
@@ -88,7 +91,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(cli.config)?;
             init_logs(&config);
             let listen = listen.unwrap_or(config.server.listen);
-            serve::run(&config, listen, serve::shutdown_signal()).await
+            serve::run(&config, listen, serve::shutdown_token().cancelled_owned()).await
+        }
+        Command::Consume => {
+            let config = load(cli.config)?;
+            init_logs(&config);
+            if config.consumer.groups.is_empty() {
+                return Err(ConfigError::at(
+                    "consumer.groups",
+                    "no consumer groups are configured",
+                )
+                .into());
+            }
+            let name = consumer::consumer_name();
+            consumer::run(&config, &name, serve::shutdown_token()).await?;
+            Ok(())
         }
         Command::Dev { listen, data_dir } => dev::run(cli.config, listen, &data_dir).await,
         Command::CheckConfig => {

@@ -9,6 +9,7 @@ use hookline_shared::config::Config;
 use hookline_shared::ingest::{self, IngestState};
 use hookline_shared::redis::RedisConn;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
 pub async fn run(
@@ -32,8 +33,19 @@ pub async fn run(
         .context("server failed")
 }
 
+/// A token cancelled on SIGTERM or Ctrl-C, for every part of the process to stop on.
+pub fn shutdown_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        cancel.cancel();
+    });
+    token
+}
+
 /// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
+async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -8,11 +8,14 @@
 //! - [`streams`]: key names and partitioning; the only place that formats a key.
 //! - [`redis`]: one connection type over single-server and cluster Redis.
 //! - [`ingest`]: the axum router shared by the Lambda function and `hookline serve`.
+//! - [`consumer`]: consumer groups over the partition streams, at-least-once.
+//! - [`sinks`]: where consumers deliver (`http`, `stream`, `log`, or your own).
 //! - [`metrics`], [`telemetry`]: metric names and the Prometheus recorder; log set-up.
 //! - [`secret`]: signing keys that never reach a log.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod consumer;
 pub mod dedup;
 pub mod event;
 pub mod ingest;
@@ -20,5 +23,6 @@ pub mod metrics;
 pub mod providers;
 pub mod redis;
 pub mod secret;
+pub mod sinks;
 pub mod streams;
 pub mod telemetry;

@@ -14,6 +14,16 @@ pub const INGEST_DURATION: &str = "hookline_ingest_duration_seconds";
 /// Counter of duplicates answered, by `source` and `kind` (`window` or `bloom`).
 pub const DEDUP_HITS: &str = "hookline_dedup_hits_total";
 
+/// Counter of consumed entries by `group` and `outcome` (delivered, filtered, retry,
+/// dead_lettered).
+pub const CONSUMER_PROCESSED: &str = "hookline_consumer_processed_total";
+/// Histogram of sink call durations by `group`.
+pub const CONSUMER_DURATION: &str = "hookline_consumer_duration_seconds";
+/// Counter of entries moved to a dead-letter stream, by `group`.
+pub const DLQ_TOTAL: &str = "hookline_dlq_total";
+/// Counter of consumer groups recreated after `NOGROUP`, by `group`.
+pub const GROUP_RECREATED: &str = "hookline_consumer_group_recreated_total";
+
 /// Label value used for requests to unconfigured sources, so that arbitrary URL paths cannot
 /// create unbounded label sets.
 pub const UNKNOWN_SOURCE: &str = "unknown";

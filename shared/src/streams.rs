@@ -23,6 +23,11 @@ impl Keys {
         format!("{}:events:{{{partition}}}", self.prefix)
     }
 
+    /// `{prefix}:dlq:{N}`: entries that exhausted their retries.
+    pub fn dlq(&self, partition: u16) -> String {
+        format!("{}:dlq:{{{partition}}}", self.prefix)
+    }
+
     /// `{prefix}:dedup:{N}:{identity}`: a short-window identity, set with a TTL.
     pub fn dedup(&self, partition: u16, identity: &str) -> String {
         format!("{}:dedup:{{{partition}}}:{identity}", self.prefix)

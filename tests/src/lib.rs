@@ -7,6 +7,7 @@
 mod cluster;
 mod ingest;
 mod lambda;
+mod receiver;
 mod server;
 mod signing;
 mod wait;
@@ -14,6 +15,7 @@ mod wait;
 pub use cluster::RedisCluster;
 pub use ingest::{HttpClient, Reply, TestIngest};
 pub use lambda::LambdaRuntimeApi;
+pub use receiver::{Call, Policy, Receiver};
 pub use server::RedisServer;
 pub use signing::{github_headers, hmac_sha256_hex};
 pub use wait::wait_until;

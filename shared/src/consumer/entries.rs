@@ -1,0 +1,62 @@
+//! Reading stream entries from raw replies, keeping field order (redis-rs's stream types
+//! collect fields into a map).
+
+use bytes::Bytes;
+use redis::Value;
+
+use crate::event::StoredEvent;
+
+/// Entries of an `[[id, [field, value, …]], …]` reply (XRANGE, XCLAIM); nil or malformed
+/// items (entries deleted meanwhile) are skipped.
+pub fn from_entry_list(value: Value) -> Vec<StoredEvent> {
+    let Value::Array(items) = value else {
+        return Vec::new();
+    };
+    items.into_iter().filter_map(entry).collect()
+}
+
+/// Entries of an XREADGROUP reply for one stream (`[[key, [entries…]]]`, or nil on timeout).
+pub fn from_read_reply(value: Value) -> Vec<StoredEvent> {
+    let Value::Array(streams) = value else {
+        return Vec::new();
+    };
+    streams
+        .into_iter()
+        .filter_map(|stream| match stream {
+            Value::Array(mut parts) if parts.len() == 2 => parts.pop(),
+            _ => None,
+        })
+        .flat_map(from_entry_list)
+        .collect()
+}
+
+fn entry(item: Value) -> Option<StoredEvent> {
+    let Value::Array(mut parts) = item else {
+        return None;
+    };
+    if parts.len() != 2 {
+        return None;
+    }
+    let Value::Array(flat) = parts.pop()? else {
+        return None;
+    };
+    let entry_id = text(parts.pop()?)?;
+    let mut fields = Vec::with_capacity(flat.len() / 2);
+    let mut flat = flat.into_iter();
+    while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+        fields.push((text(name)?, bytes(value)?));
+    }
+    Some(StoredEvent { entry_id, fields })
+}
+
+fn bytes(value: Value) -> Option<Bytes> {
+    match value {
+        Value::BulkString(b) => Some(Bytes::from(b)),
+        Value::SimpleString(s) => Some(Bytes::from(s)),
+        _ => None,
+    }
+}
+
+fn text(value: Value) -> Option<String> {
+    bytes(value).and_then(|b| String::from_utf8(b.to_vec()).ok())
+}

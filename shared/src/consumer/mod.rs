@@ -1,0 +1,70 @@
+//! The consumer runtime: every configured group on every partition, at-least-once.
+//!
+//! [`run`] starts one worker per (group, partition) — see `partition` for how a worker reads,
+//! acknowledges, retries, claims and dead-letters — and returns once `shutdown` fired and
+//! every worker drained.
+
+pub mod backoff;
+mod entries;
+mod partition;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ConfigError};
+use crate::redis::RedisConn;
+use crate::sinks;
+use crate::streams::Keys;
+use partition::Worker;
+
+/// A consumer name unique to this process: `{host}-{pid}-{random}`.
+pub fn consumer_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "hookline".to_owned());
+    let random = uuid::Uuid::now_v7().simple().to_string();
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &random[random.len() - 6..]
+    )
+}
+
+/// Runs every configured group until `shutdown`, as consumer `consumer`.
+pub async fn run(
+    config: &Config,
+    consumer: &str,
+    shutdown: CancellationToken,
+) -> Result<(), ConfigError> {
+    let conn = RedisConn::open(&config.redis)
+        .map_err(|e| ConfigError::at("redis", format!("cannot set up the connection: {e}")))?;
+    let keys = Keys::new(config.streams.prefix.clone());
+    let mut workers = tokio::task::JoinSet::new();
+    for (name, group) in &config.consumer.groups {
+        let sink = sinks::build(&group.sink, &conn)
+            .map_err(|why| ConfigError::at(format!("consumer.groups.{name}.sink"), why))?;
+        for partition in 0..config.streams.partitions {
+            let reader = RedisConn::open(&config.redis).map_err(|e| {
+                ConfigError::at("redis", format!("cannot set up the connection: {e}"))
+            })?;
+            let worker = Arc::new(Worker {
+                conn: conn.clone(),
+                stream: keys.events(partition),
+                dlq: keys.dlq(partition),
+                group: name.clone(),
+                consumer: consumer.to_owned(),
+                config: group.clone(),
+                sink: sink.clone(),
+                in_flight: Default::default(),
+            });
+            workers.spawn(worker.run(reader, shutdown.clone()));
+        }
+    }
+    tracing::info!(consumer, workers = workers.len(), "consuming");
+    while workers.join_next().await.is_some() {}
+    Ok(())
+}

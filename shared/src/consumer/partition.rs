@@ -1,0 +1,342 @@
+//! One consumer group on one partition stream: read, deliver, acknowledge, retry, claim,
+//! dead-letter.
+//!
+//! - New entries come from `XREADGROUP … BLOCK` on a connection of this worker's own (a
+//!   blocking read would stall every other command on a shared multiplexed connection), at
+//!   most as many as there are free delivery slots (`concurrency`).
+//! - An entry is acknowledged only after its sink succeeded (or the group's filter skips it).
+//! - A failed entry stays pending. Its delivery count in the PEL is its attempt count, kept
+//!   by Redis across restarts; the retry scan re-claims it with `XCLAIM` once it has been
+//!   idle for its backoff, which bumps the count. After `max_retries` retries it goes to the
+//!   dead-letter stream and is acknowledged in one script (`dead_letter.lua`).
+//! - Entries idle longer than `claim_idle` on other consumers (crashed ones) are taken over
+//!   with `XAUTOCLAIM … JUSTID` and then retried like our own.
+//! - `NOGROUP` (Redis restarted empty, stream deleted) recreates the group and carries on.
+//! - On shutdown it stops reading and gives in-flight deliveries `shutdown_grace`; what is
+//!   unfinished stays pending for another consumer.
+
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use redis::{RedisError, Script, Value};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{backoff, entries};
+use crate::config::{GroupConfig, StartPosition};
+use crate::event::StoredEvent;
+use crate::metrics::{CONSUMER_DURATION, CONSUMER_PROCESSED, DLQ_TOTAL, GROUP_RECREATED};
+use crate::redis::RedisConn;
+use crate::sinks::{Sink, SinkError};
+
+static DEAD_LETTER: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("dead_letter.lua")));
+
+/// How long one XREADGROUP blocks; also bounds how late a due retry or a shutdown is noticed.
+const BLOCK: Duration = Duration::from_millis(250);
+/// How many pending entries one retry scan or claim looks at.
+const SCAN: usize = 100;
+
+/// What a worker needs, shared with its delivery tasks.
+pub(super) struct Worker {
+    /// Commands that do not block: acks, claims, scans, dead-lettering.
+    pub conn: RedisConn,
+    /// The partition stream.
+    pub stream: String,
+    /// The partition's dead-letter stream.
+    pub dlq: String,
+    /// The consumer group.
+    pub group: String,
+    /// This process's consumer name in the group.
+    pub consumer: String,
+    /// The group's settings.
+    pub config: GroupConfig,
+    /// Where events go.
+    pub sink: Arc<dyn Sink>,
+    /// Entries being delivered now, which the retry scan must leave alone.
+    pub in_flight: Mutex<HashSet<String>>,
+}
+
+impl Worker {
+    /// Runs until `shutdown`, then drains within `shutdown_grace`.
+    pub async fn run(self: Arc<Self>, mut reader: RedisConn, shutdown: CancellationToken) {
+        let slots = Arc::new(Semaphore::new(self.config.concurrency));
+        let mut tasks = JoinSet::new();
+        let claim_every = (self.config.claim_idle.get() / 2).max(Duration::from_millis(100));
+        let mut next_claim = Instant::now();
+        let mut failing = false;
+        self.ensure_group().await;
+        while !shutdown.is_cancelled() {
+            while tasks.try_join_next().is_some() {}
+            if Instant::now() >= next_claim {
+                self.claim_abandoned().await;
+                next_claim = Instant::now() + claim_every;
+            }
+            self.retry_due(&slots, &mut tasks).await;
+            let room = slots.available_permits().min(self.config.batch_size);
+            if room == 0 {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    _ = tasks.join_next() => continue,
+                }
+            }
+            let read = tokio::select! {
+                () = shutdown.cancelled() => break,
+                read = self.read(&mut reader, room) => read,
+            };
+            match read {
+                Ok(events) => {
+                    if failing {
+                        tracing::info!(group = %self.group, stream = %self.stream, "reading again");
+                        failing = false;
+                    }
+                    for event in events {
+                        let Ok(slot) = slots.clone().try_acquire_owned() else {
+                            break;
+                        };
+                        tasks.spawn(self.clone().deliver(event, 1, slot));
+                    }
+                }
+                Err(e) if e.code() == Some("NOGROUP") => {
+                    tracing::warn!(group = %self.group, stream = %self.stream, "consumer group missing (Redis restarted empty or stream deleted); recreating it");
+                    metrics::counter!(GROUP_RECREATED, "group" => self.group.clone()).increment(1);
+                    self.ensure_group().await;
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::error!(group = %self.group, stream = %self.stream, error = %e, "read failed; retrying");
+                        failing = true;
+                    }
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
+            }
+        }
+        let grace = self.config.shutdown_grace.get();
+        if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+            .await
+            .is_err()
+        {
+            tracing::warn!(group = %self.group, stream = %self.stream, "deliveries still running after the shutdown grace; leaving them pending");
+            tasks.abort_all();
+        }
+    }
+
+    /// Creates the group if it does not exist (`BUSYGROUP` is success), retrying until Redis
+    /// answers.
+    async fn ensure_group(&self) {
+        let start = match self.config.start {
+            StartPosition::Earliest => "0",
+            StartPosition::Latest => "$",
+        };
+        let mut conn = self.conn.clone();
+        loop {
+            let created: Result<(), RedisError> = redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(&self.stream)
+                .arg(&self.group)
+                .arg(start)
+                .arg("MKSTREAM")
+                .query_async(&mut conn)
+                .await;
+            match created {
+                Ok(()) => return,
+                Err(e) if e.code() == Some("BUSYGROUP") => return,
+                Err(e) => {
+                    tracing::warn!(group = %self.group, stream = %self.stream, error = %e, "cannot create the consumer group yet");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    async fn read(
+        &self,
+        reader: &mut RedisConn,
+        count: usize,
+    ) -> Result<Vec<StoredEvent>, RedisError> {
+        let reply: Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(&self.group)
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(BLOCK.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(&self.stream)
+            .arg(">")
+            .query_async(reader)
+            .await?;
+        Ok(entries::from_read_reply(reply))
+    }
+
+    /// Delivers one entry on its `deliveries`-th attempt and settles it.
+    async fn deliver(
+        self: Arc<Self>,
+        event: StoredEvent,
+        deliveries: u64,
+        _slot: OwnedSemaphorePermit,
+    ) {
+        let id = event.entry_id.clone();
+        self.lock_in_flight().insert(id.clone());
+        let started = Instant::now();
+        let filter = &self.config.filter;
+        let outcome = if event.matches(&filter.tenants, &filter.sources, &filter.event_types) {
+            self.sink.deliver(&event).await.map(|()| "delivered")
+        } else {
+            Ok("filtered")
+        };
+        metrics::histogram!(CONSUMER_DURATION, "group" => self.group.clone())
+            .record(started.elapsed().as_secs_f64());
+        let label = match outcome {
+            Ok(label) => {
+                self.ack(&id).await;
+                label
+            }
+            Err(error) if deliveries > u64::from(self.config.max_retries) => {
+                self.dead_letter(&event, &error, deliveries).await;
+                "dead_lettered"
+            }
+            Err(error) => {
+                tracing::debug!(group = %self.group, entry = %id, attempt = deliveries, %error, "delivery failed; will retry");
+                "retry"
+            }
+        };
+        metrics::counter!(CONSUMER_PROCESSED, "group" => self.group.clone(), "outcome" => label)
+            .increment(1);
+        self.lock_in_flight().remove(&id);
+    }
+
+    async fn ack(&self, id: &str) {
+        let mut conn = self.conn.clone();
+        let acked: Result<(), RedisError> = redis::cmd("XACK")
+            .arg(&self.stream)
+            .arg(&self.group)
+            .arg(id)
+            .query_async(&mut conn)
+            .await;
+        if let Err(e) = acked {
+            // Still pending: it will be delivered again (at-least-once), never lost.
+            tracing::warn!(group = %self.group, entry = %id, error = %e, "ack failed; the entry will be redelivered");
+        }
+    }
+
+    async fn dead_letter(&self, event: &StoredEvent, error: &SinkError, attempts: u64) {
+        let failed_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let mut conn = self.conn.clone();
+        let moved: Result<i64, RedisError> = DEAD_LETTER
+            .key(&self.stream)
+            .key(&self.dlq)
+            .arg(&self.group)
+            .arg(&event.entry_id)
+            .arg(event.to_json())
+            .arg(error.to_string())
+            .arg(attempts)
+            .arg(failed_at)
+            .invoke_async(&mut conn)
+            .await;
+        match moved {
+            Ok(1) => {
+                metrics::counter!(DLQ_TOTAL, "group" => self.group.clone()).increment(1);
+                tracing::warn!(group = %self.group, entry = %event.entry_id, attempts, %error, "dead-lettered");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(group = %self.group, entry = %event.entry_id, error = %e, "dead-lettering failed; will try again")
+            }
+        }
+    }
+
+    /// Re-delivers our pending entries whose backoff has passed.
+    async fn retry_due(self: &Arc<Self>, slots: &Arc<Semaphore>, tasks: &mut JoinSet<()>) {
+        let mut conn = self.conn.clone();
+        let pending: Vec<(String, String, u64, u64)> = match redis::cmd("XPENDING")
+            .arg(&self.stream)
+            .arg(&self.group)
+            .arg("-")
+            .arg("+")
+            .arg(SCAN)
+            .arg(&self.consumer)
+            .query_async(&mut conn)
+            .await
+        {
+            Ok(pending) => pending,
+            Err(_) => return, // the read loop reports Redis trouble
+        };
+        for (id, _, idle_ms, deliveries) in pending {
+            if self.lock_in_flight().contains(&id) {
+                continue;
+            }
+            let wait = backoff::delay(&self.config.backoff, &id, deliveries);
+            if Duration::from_millis(idle_ms) < wait {
+                continue;
+            }
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                return;
+            };
+            // XCLAIM succeeds only if the entry is still idle that long, so a consumer that
+            // took it meanwhile keeps it; it bumps the delivery count.
+            let claimed: Value = match redis::cmd("XCLAIM")
+                .arg(&self.stream)
+                .arg(&self.group)
+                .arg(&self.consumer)
+                .arg(wait.as_millis() as u64)
+                .arg(&id)
+                .query_async(&mut conn)
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(_) => return,
+            };
+            if let Some(event) = entries::from_entry_list(claimed).into_iter().next() {
+                tasks.spawn(self.clone().deliver(event, deliveries + 1, slot));
+            }
+        }
+    }
+
+    /// Takes over entries that another consumer left idle for `claim_idle`.
+    async fn claim_abandoned(&self) {
+        let mut conn = self.conn.clone();
+        let mut cursor = "0-0".to_owned();
+        for _ in 0..10 {
+            let claimed: Result<(String, Vec<String>, Value), RedisError> =
+                redis::cmd("XAUTOCLAIM")
+                    .arg(&self.stream)
+                    .arg(&self.group)
+                    .arg(&self.consumer)
+                    .arg(self.config.claim_idle.get().as_millis() as u64)
+                    .arg(&cursor)
+                    .arg("COUNT")
+                    .arg(SCAN)
+                    .arg("JUSTID")
+                    .query_async(&mut conn)
+                    .await;
+            match claimed {
+                Ok((next, ids, _deleted)) => {
+                    if !ids.is_empty() {
+                        tracing::info!(group = %self.group, stream = %self.stream, entries = ids.len(), "claimed entries left by another consumer");
+                    }
+                    if next == "0-0" {
+                        return;
+                    }
+                    cursor = next;
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

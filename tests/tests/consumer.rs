@@ -1,0 +1,222 @@
+//! Consumer groups against a real redis-server and a real HTTP receiver: retries with
+//! backoff, dead letters, group recreation after Redis lost it.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use hookline_shared::config::{self, Backoff, Config};
+use hookline_shared::consumer;
+use hookline_shared::providers::{self, Inbound, ProviderKind};
+use hookline_tests::{Receiver, RedisServer, wait_until};
+use redis::Commands;
+use tokio_util::sync::CancellationToken;
+
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn config(redis: &RedisServer, receiver: &Receiver, max_retries: u32) -> Config {
+    let yaml = format!(
+        r#"
+redis: {{url: "{}"}}
+consumer:
+  groups:
+    app:
+      sink: {{type: http, url: "{}", secret: "{WHSEC}", timeout: 1s}}
+      max_retries: {max_retries}
+      backoff: {{initial: 100ms, max: 1s}}
+      claim_idle: 7s
+      shutdown_grace: 2s
+"#,
+        redis.url(),
+        receiver.url()
+    );
+    config::parse(&yaml, |_| None).unwrap()
+}
+
+/// Appends a schema-1 entry directly and returns its stream entry id.
+fn append(redis: &RedisServer, id: &str, payload: &str) -> String {
+    redis
+        .connection()
+        .xadd(
+            "hookline:events:{0}",
+            "*",
+            &[
+                ("v", "1"),
+                ("id", id),
+                ("tenant", "default"),
+                ("source", "github"),
+                ("provider", "github"),
+                ("event_type", "push"),
+                ("delivery_id", ""),
+                ("received_at", "1732470000000"),
+                ("content_type", "application/json"),
+                ("headers", "{}"),
+                ("encoding", "identity"),
+                ("payload", payload),
+            ],
+        )
+        .unwrap()
+}
+
+fn pending(redis: &RedisServer) -> usize {
+    let summary: (usize, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
+        .arg("hookline:events:{0}")
+        .arg("app")
+        .query(&mut redis.connection())
+        .unwrap();
+    summary.0
+}
+
+fn start(config: Config) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let token = CancellationToken::new();
+    let stop = token.clone();
+    let task = tokio::spawn(async move {
+        consumer::run(&config, "test-consumer", stop).await.unwrap();
+    });
+    (token, task)
+}
+
+#[tokio::test]
+async fn a_failing_sink_is_retried_with_growing_delays_and_acked_once() {
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(|n| {
+        let status = if n < 3 {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::NO_CONTENT
+        };
+        (status, Duration::ZERO)
+    })
+    .await;
+    let config = config(&redis, &receiver, 5);
+    let backoff: Backoff = config.consumer.groups["app"].backoff;
+    let entry = append(&redis, "evt-retry", r#"{"n":1}"#);
+    let (stop, task) = start(config);
+
+    wait_until("four deliveries", Duration::from_secs(20), || async {
+        (receiver.calls().len() >= 4).then_some(())
+    })
+    .await;
+    wait_until("nothing pending", Duration::from_secs(10), || async {
+        (pending(&redis) == 0).then_some(())
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+
+    let calls = receiver.calls();
+    assert_eq!(calls.len(), 4, "acknowledged once, after the first success");
+    for (k, pair) in calls.windows(2).enumerate() {
+        let failures = k as u64 + 1;
+        let gap = pair[1].at - pair[0].at;
+        let due = consumer::backoff::delay(&backoff, &entry, failures);
+        assert!(
+            gap >= due,
+            "retry {failures} came after {gap:?}, before its backoff {due:?}"
+        );
+    }
+    let caps: Vec<Duration> = (1..=3)
+        .map(|n| consumer::backoff::cap(&backoff, n))
+        .collect();
+    assert!(
+        caps.windows(2).all(|w| w[0] < w[1]),
+        "backoff bounds grow: {caps:?}"
+    );
+
+    // Every attempt is the same Standard Webhooks message, verifiable by any receiver.
+    let standard = providers::build(ProviderKind::Standard, None);
+    let key = standard.signing_key(WHSEC).unwrap();
+    for call in &calls {
+        assert_eq!(call.headers["webhook-id"], "evt-retry");
+        assert_eq!(call.headers["hookline-source"], "github");
+        assert_eq!(call.headers["hookline-event-type"], "push");
+        assert_eq!(call.body, r#"{"n":1}"#);
+        let inbound = Inbound {
+            headers: &call.headers,
+            body: &call.body,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        standard
+            .verify(
+                &inbound,
+                std::slice::from_ref(&key),
+                now,
+                Duration::from_secs(300),
+            )
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_sink_that_always_fails_dead_letters_the_entry_with_every_field() {
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(|_| (StatusCode::INTERNAL_SERVER_ERROR, Duration::ZERO)).await;
+    let entry = append(&redis, "evt-dead", r#"{"doomed":true}"#);
+    let (stop, task) = start(config(&redis, &receiver, 2));
+
+    let mut conn = redis.connection();
+    wait_until("a dead letter", Duration::from_secs(20), || {
+        let len: usize = conn.xlen("hookline:dlq:{0}").unwrap();
+        async move { (len == 1).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+
+    assert_eq!(
+        receiver.calls().len(),
+        3,
+        "the first attempt and max_retries = 2 retries"
+    );
+    assert_eq!(pending(&redis), 0, "dead-lettered entries are acknowledged");
+    let dlq: redis::streams::StreamRangeReply = conn.xrange_all("hookline:dlq:{0}").unwrap();
+    let dead = &dlq.ids[0];
+    assert_eq!(dead.get::<String>("group").unwrap(), "app");
+    assert_eq!(dead.get::<String>("attempts").unwrap(), "3");
+    assert_eq!(dead.get::<String>("entry_id").unwrap(), entry);
+    assert_eq!(
+        dead.get::<String>("error").unwrap(),
+        "destination answered 500"
+    );
+    assert!(dead.get::<u64>("failed_at").unwrap() > 1_700_000_000_000);
+    let original = hookline_shared::event::StoredEvent::from_json(
+        entry,
+        &dead.get::<String>("event").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(original.payload(), br#"{"doomed":true}"#);
+    assert_eq!(original.text("id"), "evt-dead");
+}
+
+#[tokio::test]
+async fn a_consumer_recreates_its_group_after_redis_lost_it() {
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
+    let (stop, task) = start(config(&redis, &receiver, 5));
+    append(&redis, "before", "{}");
+    wait_until("first delivery", Duration::from_secs(10), || async {
+        (!receiver.calls().is_empty()).then_some(())
+    })
+    .await;
+
+    let _: () = redis::cmd("FLUSHALL")
+        .query(&mut redis.connection())
+        .unwrap();
+    append(&redis, "after", "{}");
+    wait_until(
+        "delivery after the group was lost",
+        Duration::from_secs(15),
+        || async {
+            receiver
+                .calls()
+                .iter()
+                .any(|c| c.headers["webhook-id"] == "after")
+                .then_some(())
+        },
+    )
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+}
