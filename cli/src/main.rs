@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod dev;
+mod dlq;
 mod serve;
 mod stats;
 
@@ -51,6 +52,14 @@ enum Command {
     },
     /// Run the configured consumer groups until SIGTERM.
     Consume,
+    /// Inspect, retry or purge dead letters.
+    Dlq {
+        #[command(subcommand)]
+        command: dlq::DlqCommand,
+    },
+    /// Deliver now every entry that a consumer left pending longer than its group's
+    /// claim_idle (e.g. after a crash), instead of waiting for a running consumer to claim it.
+    ClaimPending,
     /// Validate the configuration and exit (0 when valid, 2 with `key.path: reason`).
     CheckConfig,
     /// Print per-partition stream statistics.
@@ -108,6 +117,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dev { listen, data_dir } => dev::run(cli.config, listen, &data_dir).await,
+        Command::Dlq { command } => dlq::run(&load(cli.config)?, command).await,
+        Command::ClaimPending => {
+            let config = load(cli.config)?;
+            init_logs(&config);
+            let taken = consumer::claim_pending(&config, &consumer::consumer_name())
+                .await
+                .map_err(|e| match e {
+                    consumer::ConsumerError::Config(c) => anyhow::Error::from(c),
+                    other => anyhow::Error::from(other),
+                })?;
+            println!("claimed and delivered {taken} pending entr(ies)");
+            Ok(())
+        }
         Command::CheckConfig => {
             let config = load(cli.config)?;
             println!(

@@ -185,3 +185,88 @@ async fn sigterm_finishes_in_flight_work_and_exits_0_within_the_grace() {
     })
     .await;
 }
+
+fn hookline(config: &tempfile::NamedTempFile, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(args)
+        .arg("--config")
+        .arg(config.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "hookline {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+// Multi-threaded: the receiver must answer while this thread waits for the CLI process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_list_purge_dead_letters_and_claim_pending_entries() {
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
+    let config = config_file(&redis, &receiver, "");
+    let mut conn = redis.connection();
+
+    let event =
+        r#"{"v":"1","id":"evt-dl","source":"github","event_type":"push","payload_b64":"e30="}"#;
+    let _: String = redis::cmd("XADD")
+        .arg("hookline:dlq:{0}")
+        .arg("*")
+        .arg(&[
+            ("event", event),
+            ("error", "destination answered 500"),
+            ("attempts", "9"),
+        ])
+        .arg(&[("failed_at", "1"), ("group", "app"), ("entry_id", "1-0")])
+        .query(&mut conn)
+        .unwrap();
+    let listed = hookline(&config, &["dlq", "list", "--json", "--source", "github"]);
+    let line: serde_json::Value = serde_json::from_str(listed.trim()).unwrap();
+    assert_eq!(
+        (line["event_id"].as_str(), line["attempts"].as_str()),
+        (Some("evt-dl"), Some("9"))
+    );
+    assert_eq!(
+        hookline(&config, &["dlq", "list", "--json", "--source", "stripe"]).trim(),
+        ""
+    );
+    assert!(hookline(&config, &["dlq", "purge"]).starts_with("would purge 1"));
+    assert!(hookline(&config, &["dlq", "purge", "--yes"]).starts_with("purged 1"));
+
+    // An entry read by a consumer that died before acknowledging it.
+    append_events(&redis, 1);
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("hookline:events:{0}")
+        .arg("app")
+        .arg("0")
+        .query(&mut conn)
+        .unwrap();
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg(&[
+            "GROUP",
+            "app",
+            "ghost",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "hookline:events:{0}",
+            ">",
+        ])
+        .query(&mut conn)
+        .unwrap();
+    assert!(
+        hookline(&config, &["claim-pending"]).starts_with("claimed and delivered 0"),
+        "not idle long enough yet"
+    );
+    wait_until(
+        "claim-pending takes the abandoned entry",
+        Duration::from_secs(20),
+        || async {
+            hookline(&config, &["claim-pending"])
+                .starts_with("claimed and delivered 1")
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(received(&receiver).len(), 1);
+    assert_eq!(pending(&redis), 0);
+}

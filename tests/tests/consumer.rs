@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use hookline_shared::config::{self, Backoff, Config};
-use hookline_shared::consumer;
+use hookline_shared::consumer::{self, dlq};
 use hookline_shared::providers::{self, Inbound, ProviderKind};
 use hookline_tests::{Receiver, RedisServer, wait_until};
 use redis::Commands;
@@ -150,9 +150,18 @@ async fn a_failing_sink_is_retried_with_growing_delays_and_acked_once() {
 }
 
 #[tokio::test]
-async fn a_sink_that_always_fails_dead_letters_the_entry_with_every_field() {
+async fn a_sink_that_keeps_failing_dead_letters_the_entry_and_dlq_retry_brings_it_back() {
     let redis = RedisServer::start();
-    let receiver = Receiver::start(|_| (StatusCode::INTERNAL_SERVER_ERROR, Duration::ZERO)).await;
+    // Down for the first three calls (the first attempt and two retries), then back.
+    let receiver = Receiver::start(|n| {
+        let status = if n < 3 {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::OK
+        };
+        (status, Duration::ZERO)
+    })
+    .await;
     let entry = append(&redis, "evt-dead", r#"{"doomed":true}"#);
     let (stop, task) = start(config(&redis, &receiver, 2));
 
@@ -162,8 +171,6 @@ async fn a_sink_that_always_fails_dead_letters_the_entry_with_every_field() {
         async move { (len == 1).then_some(()) }
     })
     .await;
-    stop.cancel();
-    task.await.unwrap();
 
     assert_eq!(
         receiver.calls().len(),
@@ -188,6 +195,38 @@ async fn a_sink_that_always_fails_dead_letters_the_entry_with_every_field() {
     .unwrap();
     assert_eq!(original.payload(), br#"{"doomed":true}"#);
     assert_eq!(original.text("id"), "evt-dead");
+
+    let redis_config = config::RedisConfig {
+        url: Some(redis.url()),
+        ..Default::default()
+    };
+    let mut conn = hookline_shared::redis::RedisConn::open(&redis_config).unwrap();
+    let keys = hookline_shared::streams::Keys::new("hookline");
+    let moved = dlq::retry(&mut conn, &keys, 1, &dlq::DlqFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    wait_until(
+        "the retried event delivered",
+        Duration::from_secs(10),
+        || async { (receiver.calls().len() == 4 && pending(&redis) == 0).then_some(()) },
+    )
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    let last = receiver.calls().pop().unwrap();
+    assert_eq!(last.status, StatusCode::OK);
+    assert_eq!(
+        last.headers["webhook-id"], "evt-dead",
+        "the event id survives the round trip"
+    );
+    assert_eq!(
+        redis
+            .connection()
+            .xlen::<_, usize>("hookline:dlq:{0}")
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]

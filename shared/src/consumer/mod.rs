@@ -5,6 +5,7 @@
 //! every worker drained.
 
 pub mod backoff;
+pub mod dlq;
 mod entries;
 mod partition;
 
@@ -17,6 +18,17 @@ use crate::redis::RedisConn;
 use crate::sinks;
 use crate::streams::Keys;
 use partition::Worker;
+
+/// Why an operator command on consumer groups failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    /// The configuration cannot be used.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Redis failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
 
 /// A consumer name unique to this process: `{host}-{pid}-{random}`.
 pub fn consumer_name() -> String {
@@ -40,18 +52,36 @@ pub async fn run(
     consumer: &str,
     shutdown: CancellationToken,
 ) -> Result<(), ConfigError> {
-    let conn = RedisConn::open(&config.redis)
-        .map_err(|e| ConfigError::at("redis", format!("cannot set up the connection: {e}")))?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in workers(config, consumer)? {
+        let reader = open(config)?;
+        tasks.spawn(worker.run(reader, shutdown.clone()));
+    }
+    tracing::info!(consumer, workers = tasks.len(), "consuming");
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Takes every entry left idle past its group's `claim_idle` by any consumer and delivers it
+/// now (`hookline claim-pending`); returns how many were taken.
+pub async fn claim_pending(config: &Config, consumer: &str) -> Result<usize, ConsumerError> {
+    let mut taken = 0;
+    for worker in workers(config, consumer)? {
+        taken += worker.claim_and_deliver().await?;
+    }
+    Ok(taken)
+}
+
+/// One worker per configured (group, partition), sharing one connection and each group's sink.
+fn workers(config: &Config, consumer: &str) -> Result<Vec<Arc<Worker>>, ConfigError> {
+    let conn = open(config)?;
     let keys = Keys::new(config.streams.prefix.clone());
-    let mut workers = tokio::task::JoinSet::new();
+    let mut workers = Vec::new();
     for (name, group) in &config.consumer.groups {
         let sink = sinks::build(&group.sink, &conn)
             .map_err(|why| ConfigError::at(format!("consumer.groups.{name}.sink"), why))?;
         for partition in 0..config.streams.partitions {
-            let reader = RedisConn::open(&config.redis).map_err(|e| {
-                ConfigError::at("redis", format!("cannot set up the connection: {e}"))
-            })?;
-            let worker = Arc::new(Worker {
+            workers.push(Arc::new(Worker {
                 conn: conn.clone(),
                 stream: keys.events(partition),
                 dlq: keys.dlq(partition),
@@ -60,11 +90,13 @@ pub async fn run(
                 config: group.clone(),
                 sink: sink.clone(),
                 in_flight: Default::default(),
-            });
-            workers.spawn(worker.run(reader, shutdown.clone()));
+            }));
         }
     }
-    tracing::info!(consumer, workers = workers.len(), "consuming");
-    while workers.join_next().await.is_some() {}
-    Ok(())
+    Ok(workers)
+}
+
+fn open(config: &Config) -> Result<RedisConn, ConfigError> {
+    RedisConn::open(&config.redis)
+        .map_err(|e| ConfigError::at("redis", format!("cannot set up the connection: {e}")))
 }

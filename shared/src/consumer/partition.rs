@@ -257,49 +257,82 @@ impl Worker {
 
     /// Re-delivers our pending entries whose backoff has passed.
     async fn retry_due(self: &Arc<Self>, slots: &Arc<Semaphore>, tasks: &mut JoinSet<()>) {
+        let backoff = self.config.backoff;
+        let due = |id: &str, deliveries: u64, idle: Duration| {
+            let wait = backoff::delay(&backoff, id, deliveries);
+            (idle >= wait).then_some(wait)
+        };
+        let _ = self
+            .redeliver(Some(&self.consumer), due, slots, tasks)
+            .await;
+    }
+
+    /// Delivers now, in this process, every entry of any consumer idle longer than
+    /// `claim_idle` (`hookline claim-pending`), waiting for the deliveries; returns how many
+    /// were taken.
+    pub async fn claim_and_deliver(self: &Arc<Self>) -> Result<usize, RedisError> {
+        let slots = Arc::new(Semaphore::new(self.config.concurrency));
+        let mut tasks = JoinSet::new();
+        let claim_idle = self.config.claim_idle.get();
+        let mut taken = 0;
+        loop {
+            let due = |_: &str, _: u64, idle: Duration| (idle >= claim_idle).then_some(claim_idle);
+            let n = self.redeliver(None, due, &slots, &mut tasks).await?;
+            while tasks.join_next().await.is_some() {}
+            if n == 0 {
+                return Ok(taken);
+            }
+            taken += n;
+        }
+    }
+
+    /// Scans pending entries (of `owner`, or of every consumer), and for each that `due`
+    /// names a minimum idle time for, claims it with `XCLAIM` (which succeeds only if it is
+    /// still that idle, so a consumer that took it meanwhile keeps it, and bumps its delivery
+    /// count) and delivers it. Returns how many were claimed.
+    async fn redeliver(
+        self: &Arc<Self>,
+        owner: Option<&str>,
+        due: impl Fn(&str, u64, Duration) -> Option<Duration>,
+        slots: &Arc<Semaphore>,
+        tasks: &mut JoinSet<()>,
+    ) -> Result<usize, RedisError> {
         let mut conn = self.conn.clone();
-        let pending: Vec<(String, String, u64, u64)> = match redis::cmd("XPENDING")
-            .arg(&self.stream)
+        let mut scan = redis::cmd("XPENDING");
+        scan.arg(&self.stream)
             .arg(&self.group)
             .arg("-")
             .arg("+")
-            .arg(SCAN)
-            .arg(&self.consumer)
-            .query_async(&mut conn)
-            .await
-        {
-            Ok(pending) => pending,
-            Err(_) => return, // the read loop reports Redis trouble
-        };
+            .arg(SCAN);
+        if let Some(owner) = owner {
+            scan.arg(owner);
+        }
+        let pending: Vec<(String, String, u64, u64)> = scan.query_async(&mut conn).await?;
+        let mut claimed = 0;
         for (id, _, idle_ms, deliveries) in pending {
             if self.lock_in_flight().contains(&id) {
                 continue;
             }
-            let wait = backoff::delay(&self.config.backoff, &id, deliveries);
-            if Duration::from_millis(idle_ms) < wait {
+            let Some(min_idle) = due(&id, deliveries, Duration::from_millis(idle_ms)) else {
                 continue;
-            }
-            let Ok(slot) = slots.clone().try_acquire_owned() else {
-                return;
             };
-            // XCLAIM succeeds only if the entry is still idle that long, so a consumer that
-            // took it meanwhile keeps it; it bumps the delivery count.
-            let claimed: Value = match redis::cmd("XCLAIM")
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let reply: Value = redis::cmd("XCLAIM")
                 .arg(&self.stream)
                 .arg(&self.group)
                 .arg(&self.consumer)
-                .arg(wait.as_millis() as u64)
+                .arg(min_idle.as_millis() as u64)
                 .arg(&id)
                 .query_async(&mut conn)
-                .await
-            {
-                Ok(claimed) => claimed,
-                Err(_) => return,
-            };
-            if let Some(event) = entries::from_entry_list(claimed).into_iter().next() {
+                .await?;
+            if let Some(event) = entries::from_entry_list(reply).into_iter().next() {
+                claimed += 1;
                 tasks.spawn(self.clone().deliver(event, deliveries + 1, slot));
             }
         }
+        Ok(claimed)
     }
 
     /// Takes over entries that another consumer left idle for `claim_idle`.

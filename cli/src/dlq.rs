@@ -1,0 +1,126 @@
+//! `hookline dlq list|retry|purge`: operator access to the dead-letter streams.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use hookline_shared::config::Config;
+use hookline_shared::consumer::dlq::{self, DlqFilter};
+use hookline_shared::redis::RedisConn;
+use hookline_shared::streams::Keys;
+use serde_json::json;
+
+/// What to do with dead letters.
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Print matching dead letters (metadata only, never payloads).
+    List {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-append matching dead letters to their hot streams (event ids preserved) and remove
+    /// them from the DLQ. Every consumer group sees them again.
+    Retry {
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Delete matching dead letters; without --yes only counts them.
+    Purge {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Really delete.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Filters shared by the dlq commands.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Only this partition.
+    #[arg(long)]
+    partition: Option<u16>,
+    /// Only events of this source.
+    #[arg(long)]
+    source: Option<String>,
+    /// Only events of this type.
+    #[arg(long)]
+    event_type: Option<String>,
+    /// Only dead letters of this consumer group.
+    #[arg(long)]
+    group: Option<String>,
+    /// At most this many.
+    #[arg(long)]
+    count: Option<usize>,
+}
+
+impl From<FilterArgs> for DlqFilter {
+    fn from(a: FilterArgs) -> Self {
+        Self {
+            partition: a.partition,
+            source: a.source,
+            event_type: a.event_type,
+            group: a.group,
+            count: a.count,
+        }
+    }
+}
+
+/// Runs one dlq command.
+pub async fn run(config: &Config, command: DlqCommand) -> anyhow::Result<()> {
+    let mut conn = RedisConn::open(&config.redis).context("cannot set up the Redis connection")?;
+    let keys = Keys::new(config.streams.prefix.clone());
+    let partitions = config.streams.partitions;
+    match command {
+        DlqCommand::List { filter, json } => {
+            let letters = dlq::list(&mut conn, &keys, partitions, &filter.into()).await?;
+            if !json {
+                println!(
+                    "{:<4} {:<16} {:<12} {:<12} {:<24} {:<38} {:>4}  ERROR",
+                    "PART", "DLQ ENTRY", "GROUP", "SOURCE", "EVENT TYPE", "EVENT ID", "TRIES"
+                );
+            }
+            for l in &letters {
+                let e = &l.event;
+                if json {
+                    let line = json!({
+                        "partition": l.partition, "dlq_entry_id": l.dlq_entry_id, "group": l.group,
+                        "source": e.text("source"), "event_type": e.text("event_type"), "event_id": e.text("id"),
+                        "attempts": l.attempts, "failed_at": l.failed_at, "error": l.error,
+                    });
+                    println!("{line}");
+                } else {
+                    println!(
+                        "{:<4} {:<16} {:<12} {:<12} {:<24} {:<38} {:>4}  {}",
+                        l.partition,
+                        l.dlq_entry_id,
+                        l.group,
+                        e.text("source"),
+                        e.text("event_type"),
+                        e.text("id"),
+                        l.attempts,
+                        l.error
+                    );
+                }
+            }
+        }
+        DlqCommand::Retry { filter } => {
+            let moved = dlq::retry(&mut conn, &keys, partitions, &filter.into()).await?;
+            println!("re-appended {moved} dead letter(s) to their hot streams");
+        }
+        DlqCommand::Purge { filter, yes } => {
+            let filter: DlqFilter = filter.into();
+            if yes {
+                let deleted = dlq::purge(&mut conn, &keys, partitions, &filter).await?;
+                println!("purged {deleted} dead letter(s)");
+            } else {
+                let n = dlq::list(&mut conn, &keys, partitions, &filter)
+                    .await?
+                    .len();
+                println!("would purge {n} dead letter(s); add --yes to delete them");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! Operator access to the dead-letter streams: list, retry (re-append to the hot stream,
+//! event id preserved; every group sees it again, and receivers de-duplicate on the id) and
+//! purge, with filters.
+
+use std::sync::LazyLock;
+
+use redis::{RedisResult, Script, Value};
+
+use super::entries;
+use crate::event::StoredEvent;
+use crate::redis::RedisConn;
+use crate::streams::Keys;
+
+static RETRY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("dlq_retry.lua")));
+
+/// Dead letters read per XRANGE page.
+const PAGE: usize = 500;
+
+/// Which dead letters an operation applies to.
+#[derive(Debug, Clone, Default)]
+pub struct DlqFilter {
+    /// Only this partition.
+    pub partition: Option<u16>,
+    /// Only events of this source.
+    pub source: Option<String>,
+    /// Only events of this type.
+    pub event_type: Option<String>,
+    /// Only dead letters of this consumer group.
+    pub group: Option<String>,
+    /// At most this many (all when `None`).
+    pub count: Option<usize>,
+}
+
+/// One entry of a dead-letter stream.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// The partition.
+    pub partition: u16,
+    /// The dead letter's own entry id in `{prefix}:dlq:{N}`.
+    pub dlq_entry_id: String,
+    /// The original event, fields as stored.
+    pub event: StoredEvent,
+    /// The last delivery error.
+    pub error: String,
+    /// Deliveries attempted.
+    pub attempts: String,
+    /// When it was dead-lettered, ms since the Unix epoch.
+    pub failed_at: String,
+    /// The consumer group that gave up.
+    pub group: String,
+}
+
+impl DlqFilter {
+    fn admits(&self, letter: &DeadLetter) -> bool {
+        let is = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        is(&self.source, letter.event.text("source"))
+            && is(&self.event_type, letter.event.text("event_type"))
+            && is(&self.group, &letter.group)
+    }
+}
+
+/// Dead letters matching `filter`, oldest first.
+pub async fn list(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    partitions: u16,
+    filter: &DlqFilter,
+) -> RedisResult<Vec<DeadLetter>> {
+    let limit = filter.count.unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    for partition in (0..partitions).filter(|p| filter.partition.is_none_or(|want| want == *p)) {
+        let stream = keys.dlq(partition);
+        let mut start = "-".to_owned();
+        loop {
+            let page: Value = redis::cmd("XRANGE")
+                .arg(&stream)
+                .arg(&start)
+                .arg("+")
+                .arg("COUNT")
+                .arg(PAGE)
+                .query_async(conn)
+                .await?;
+            let raw = entries::from_entry_list(page);
+            let Some(last) = raw.last() else { break };
+            start = format!("({}", last.entry_id);
+            let full = raw.len() == PAGE;
+            for entry in raw {
+                let Some(letter) = dead_letter(partition, entry) else {
+                    continue;
+                };
+                if filter.admits(&letter) {
+                    out.push(letter);
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Re-appends matching dead letters to their hot streams and removes them from the DLQ.
+pub async fn retry(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    partitions: u16,
+    filter: &DlqFilter,
+) -> RedisResult<usize> {
+    let mut moved = 0;
+    for letter in list(conn, keys, partitions, filter).await? {
+        let mut call = RETRY.prepare_invoke();
+        call.key(keys.dlq(letter.partition))
+            .key(keys.events(letter.partition))
+            .arg(&letter.dlq_entry_id);
+        for (name, value) in &letter.event.fields {
+            call.arg(name).arg(&value[..]);
+        }
+        let done: i64 = call.invoke_async(conn).await?;
+        moved += done as usize;
+    }
+    Ok(moved)
+}
+
+/// Deletes matching dead letters.
+pub async fn purge(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    partitions: u16,
+    filter: &DlqFilter,
+) -> RedisResult<usize> {
+    let mut deleted = 0;
+    for letter in list(conn, keys, partitions, filter).await? {
+        let n: usize = redis::cmd("XDEL")
+            .arg(keys.dlq(letter.partition))
+            .arg(&letter.dlq_entry_id)
+            .query_async(conn)
+            .await?;
+        deleted += n;
+    }
+    Ok(deleted)
+}
+
+fn dead_letter(partition: u16, entry: StoredEvent) -> Option<DeadLetter> {
+    let event =
+        StoredEvent::from_json(entry.text("entry_id").to_owned(), entry.text("event")).ok()?;
+    Some(DeadLetter {
+        partition,
+        event,
+        error: entry.text("error").to_owned(),
+        attempts: entry.text("attempts").to_owned(),
+        failed_at: entry.text("failed_at").to_owned(),
+        group: entry.text("group").to_owned(),
+        dlq_entry_id: entry.entry_id,
+    })
+}
