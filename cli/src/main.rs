@@ -60,6 +60,12 @@ enum Command {
     /// Deliver now every entry that a consumer left pending longer than its group's
     /// claim_idle (e.g. after a crash), instead of waiting for a running consumer to claim it.
     ClaimPending,
+    /// Close a destination's circuit breaker now (all consumers share its state).
+    ResetCircuitBreaker {
+        /// The destination: a sink URL or its origin, e.g. https://app.example.com:443.
+        #[arg(long)]
+        destination: String,
+    },
     /// Validate the configuration and exit (0 when valid, 2 with `key.path: reason`).
     CheckConfig,
     /// Print per-partition stream statistics.
@@ -128,6 +134,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     other => anyhow::Error::from(other),
                 })?;
             println!("claimed and delivered {taken} pending entr(ies)");
+            Ok(())
+        }
+        Command::ResetCircuitBreaker { destination } => {
+            let config = load(cli.config)?;
+            let destination = hookline_shared::sinks::destination(&destination)
+                .map_err(|why| anyhow::anyhow!("--destination: {why}"))?;
+            let key = hookline_shared::streams::Keys::new(config.streams.prefix.clone())
+                .breaker(&destination);
+            let mut conn = hookline_shared::redis::RedisConn::open(&config.redis)?;
+            let removed: u64 = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
+            match removed {
+                0 => println!("{destination}: circuit already closed"),
+                _ => println!("{destination}: circuit reset to closed"),
+            }
             Ok(())
         }
         Command::CheckConfig => {

@@ -21,6 +21,8 @@ pub const CONSUMER_PROCESSED: &str = "hookline_consumer_processed_total";
 pub const CONSUMER_DURATION: &str = "hookline_consumer_duration_seconds";
 /// Counter of entries moved to a dead-letter stream, by `group`.
 pub const DLQ_TOTAL: &str = "hookline_dlq_total";
+/// Gauge per `destination`: 0 closed, 1 half-open, 2 open.
+pub const CIRCUIT_STATE: &str = "hookline_circuit_state";
 /// Counter of consumer groups recreated after `NOGROUP`, by `group`.
 pub const GROUP_RECREATED: &str = "hookline_consumer_group_recreated_total";
 

@@ -28,6 +28,11 @@ impl Keys {
         format!("{}:dlq:{{{partition}}}", self.prefix)
     }
 
+    /// `{prefix}:breaker:{destination}`: a destination's shared circuit-breaker state.
+    pub fn breaker(&self, destination: &str) -> String {
+        format!("{}:breaker:{destination}", self.prefix)
+    }
+
     /// `{prefix}:dedup:{N}:{identity}`: a short-window identity, set with a TTL.
     pub fn dedup(&self, partition: u16, identity: &str) -> String {
         format!("{}:dedup:{{{partition}}}:{identity}", self.prefix)

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::extract::State;
@@ -16,6 +16,8 @@ use bytes::Bytes;
 pub struct Call {
     /// When it arrived.
     pub at: Instant,
+    /// When it arrived, by the wall clock (to compare with Redis `TIME`).
+    pub wall: SystemTime,
     /// Request headers.
     pub headers: HeaderMap,
     /// Request body.
@@ -82,12 +84,13 @@ impl Drop for Receiver {
 }
 
 async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let at = Instant::now();
+    let (at, wall) = (Instant::now(), SystemTime::now());
     let (status, delay) = {
         let mut calls = shared.calls.lock().expect("lock");
         let answer = (shared.policy)(calls.len());
         calls.push(Call {
             at,
+            wall,
             headers,
             body,
             status: answer.0,

@@ -259,3 +259,105 @@ async fn a_consumer_recreates_its_group_after_redis_lost_it() {
     stop.cancel();
     task.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_destination_opens_the_shared_breaker_and_a_probe_closes_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::UNIX_EPOCH;
+
+    let redis = RedisServer::start();
+    let down = Arc::new(AtomicBool::new(true));
+    let flag = down.clone();
+    let receiver = Receiver::start(move |_| {
+        let status = if flag.load(Ordering::SeqCst) {
+            StatusCode::BAD_GATEWAY
+        } else {
+            StatusCode::OK
+        };
+        (status, Duration::ZERO)
+    })
+    .await;
+    let yaml = format!(
+        r#"
+redis: {{url: "{}"}}
+consumer:
+  groups:
+    app:
+      sink: {{type: http, url: "{}", secret: "{WHSEC}", timeout: 1s}}
+      max_retries: 50
+      backoff: {{initial: 20ms, max: 100ms}}
+      claim_idle: 7s
+      circuit_breaker: {{failures: 3, open_for: 1s}}
+"#,
+        redis.url(),
+        receiver.url()
+    );
+    let config = config::parse(&yaml, |_| None).unwrap();
+    for i in 0..10 {
+        append(&redis, &format!("evt-{i}"), "{}");
+    }
+    // Two consumers of one group share the breaker through Redis.
+    let token = CancellationToken::new();
+    let runs: Vec<_> = ["one", "two"]
+        .into_iter()
+        .map(|name| {
+            let (config, token) = (config.clone(), token.clone());
+            tokio::spawn(async move { consumer::run(&config, name, token).await.unwrap() })
+        })
+        .collect();
+
+    let key = format!("hookline:breaker:http://{}", receiver.addr);
+    let open_until: u64 = wait_until("the breaker opens", Duration::from_secs(20), || {
+        let state: Option<(String, u64)> = redis::cmd("HMGET")
+            .arg(&key)
+            .arg(&["state", "open_until"])
+            .query::<(Option<String>, Option<u64>)>(&mut redis.connection())
+            .ok()
+            .and_then(|(s, u)| Some((s?, u?)));
+        async move { state.filter(|(s, _)| s == "open").map(|(_, until)| until) }
+    })
+    .await;
+    let opened_calls = receiver.calls().len();
+    down.store(false, Ordering::SeqCst);
+
+    wait_until(
+        "every event delivered after recovery",
+        Duration::from_secs(30),
+        || async {
+            let ok = receiver
+                .calls()
+                .iter()
+                .filter(|c| c.status == StatusCode::OK)
+                .count();
+            (ok >= 10 && pending(&redis) == 0).then_some(())
+        },
+    )
+    .await;
+    token.cancel();
+    for run in runs {
+        run.await.unwrap();
+    }
+
+    let calls = receiver.calls();
+    let ms =
+        |c: &hookline_tests::Call| c.wall.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let opened_at = open_until - 1000;
+    let during_open = calls
+        .iter()
+        .filter(|c| ms(c) > opened_at + 20 && ms(c) < open_until)
+        .count();
+    assert_eq!(during_open, 0, "no calls while open");
+    assert!(opened_calls >= 3, "three failures opened it");
+    let after: Vec<_> = calls.iter().filter(|c| ms(c) >= open_until).collect();
+    assert_eq!(
+        after[0].status,
+        StatusCode::OK,
+        "the half-open probe succeeded"
+    );
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(&key)
+        .query(&mut redis.connection())
+        .unwrap();
+    assert!(!exists, "the probe closed the circuit");
+}

@@ -78,7 +78,7 @@ fn workers(config: &Config, consumer: &str) -> Result<Vec<Arc<Worker>>, ConfigEr
     let keys = Keys::new(config.streams.prefix.clone());
     let mut workers = Vec::new();
     for (name, group) in &config.consumer.groups {
-        let sink = sinks::build(&group.sink, &conn)
+        let sink = sinks::build(&group.sink, &conn, &keys, group.circuit_breaker)
             .map_err(|why| ConfigError::at(format!("consumer.groups.{name}.sink"), why))?;
         for partition in 0..config.streams.partitions {
             workers.push(Arc::new(Worker {

@@ -9,22 +9,29 @@ use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{Sink, SinkError};
+use super::{Sink, SinkError, breaker::Breaker};
 use crate::event::StoredEvent;
 use crate::providers::{self, ProviderKind};
 use crate::secret::Secret;
 
-/// Signed POSTs to one URL.
+/// Signed POSTs to one URL, behind the destination's shared circuit breaker.
 #[derive(Debug)]
 pub struct HttpSink {
     url: String,
     key: Secret,
     client: reqwest::Client,
+    breaker: Option<Breaker>,
 }
 
 impl HttpSink {
-    /// A sink posting to `url`, signing with the `whsec_` `secret`, giving up after `timeout`.
-    pub fn new(url: &str, secret: &str, timeout: Duration) -> Result<Self, String> {
+    /// A sink posting to `url`, signing with the `whsec_` `secret`, giving up after `timeout`,
+    /// not calling while `breaker` (if any) is open.
+    pub fn new(
+        url: &str,
+        secret: &str,
+        timeout: Duration,
+        breaker: Option<Breaker>,
+    ) -> Result<Self, String> {
         let key = providers::build(ProviderKind::Standard, None).signing_key(secret)?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -34,6 +41,7 @@ impl HttpSink {
             url: url.to_owned(),
             key,
             client,
+            breaker,
         })
     }
 
@@ -45,11 +53,8 @@ impl HttpSink {
         mac.update(body);
         format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
     }
-}
 
-#[async_trait::async_trait]
-impl Sink for HttpSink {
-    async fn deliver(&self, event: &StoredEvent) -> Result<(), SinkError> {
+    async fn post(&self, event: &StoredEvent) -> Result<(), SinkError> {
         let id = event.text("id");
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -85,5 +90,21 @@ impl Sink for HttpSink {
         } else {
             Err(SinkError::Status(status.as_u16()))
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for HttpSink {
+    async fn deliver(&self, event: &StoredEvent) -> Result<(), SinkError> {
+        if let Some(breaker) = &self.breaker
+            && !breaker.allow().await
+        {
+            return Err(SinkError::CircuitOpen);
+        }
+        let result = self.post(event).await;
+        if let Some(breaker) = &self.breaker {
+            breaker.record(result.is_ok()).await;
+        }
+        result
     }
 }

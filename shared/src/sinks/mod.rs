@@ -5,15 +5,20 @@
 //! consumer retries with backoff, then dead-letters). Built-in: `http` (Standard Webhooks
 //! signed POST), `stream` (routing to other streams), `log`.
 
+pub mod breaker;
 mod http;
 mod log;
 mod stream;
 
 use std::sync::Arc;
 
-use crate::config::SinkConfig;
+use std::time::Duration;
+
+use crate::config::{CircuitBreaker, SinkConfig};
 use crate::event::StoredEvent;
 use crate::redis::RedisConn;
+use crate::streams::Keys;
+use breaker::Breaker;
 
 pub use self::http::HttpSink;
 pub use self::log::LogSink;
@@ -28,6 +33,9 @@ pub enum SinkError {
     /// No answer within the sink's timeout.
     #[error("timed out")]
     Timeout,
+    /// The destination's circuit breaker is open: no call was made.
+    #[error("circuit open")]
+    CircuitOpen,
     /// Anything else: connection refused, Redis error, …
     #[error("{0}")]
     Failed(String),
@@ -40,14 +48,31 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
     async fn deliver(&self, event: &StoredEvent) -> Result<(), SinkError>;
 }
 
-/// Builds a configured sink. `conn` serves stream sinks.
-pub fn build(config: &SinkConfig, conn: &RedisConn) -> Result<Arc<dyn Sink>, String> {
+/// The circuit-breaker destination of a URL: its origin, e.g. `https://app.example.com:443`.
+pub fn destination(url: &str) -> Result<String, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    Ok(parsed.origin().ascii_serialization())
+}
+
+/// Builds a configured sink; `conn` serves stream sinks and circuit breakers.
+pub fn build(
+    config: &SinkConfig,
+    conn: &RedisConn,
+    keys: &Keys,
+    breaker: CircuitBreaker,
+) -> Result<Arc<dyn Sink>, String> {
     Ok(match config {
         SinkConfig::Http {
             url,
             secret,
             timeout,
-        } => Arc::new(HttpSink::new(url, secret, timeout.get())?),
+        } => {
+            let destination = destination(url)?;
+            let probe_lease = timeout.get() + Duration::from_secs(1);
+            let key = keys.breaker(&destination);
+            let breaker = Breaker::new(conn.clone(), key, destination, breaker, probe_lease);
+            Arc::new(HttpSink::new(url, secret, timeout.get(), Some(breaker))?)
+        }
         SinkConfig::Stream { routes } => Arc::new(StreamSink::new(routes.clone(), conn.clone())),
         SinkConfig::Log {} => Arc::new(LogSink),
     })
