@@ -68,7 +68,7 @@ enum Command {
     },
     /// Validate the configuration and exit (0 when valid, 2 with `key.path: reason`).
     CheckConfig,
-    /// Print per-partition stream statistics.
+    /// Print per partition: stream length, DLQ length, and each group's consumers, pending and lag.
     Stats {
         /// Print JSON instead of a table.
         #[arg(long)]

@@ -1,36 +1,83 @@
-//! `hookline stats`: per-partition stream statistics.
+//! `hookline stats`: per partition, the stream's length, each consumer group's pending
+//! entries and lag, and the dead-letter stream's length.
 
 use anyhow::Context;
 use hookline_shared::config::Config;
+use hookline_shared::consumer::stats::{self, GroupStats};
 use hookline_shared::redis::RedisConn;
 use hookline_shared::streams::Keys;
 use serde_json::json;
 
-/// Prints the length of every partition stream.
+struct Row {
+    partition: u16,
+    stream: String,
+    length: u64,
+    dlq: u64,
+    groups: Vec<GroupStats>,
+}
+
+/// Prints the statistics as a table, or as JSON.
 pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
     let mut conn = RedisConn::open(&config.redis).context("cannot set up the Redis connection")?;
     let keys = Keys::new(config.streams.prefix.clone());
     let mut rows = Vec::new();
     for partition in 0..config.streams.partitions {
         let stream = keys.events(partition);
-        let length: u64 = redis::cmd("XLEN")
-            .arg(&stream)
-            .query_async(&mut conn)
+        let length = xlen(&mut conn, &stream).await?;
+        let dlq = xlen(&mut conn, &keys.dlq(partition)).await?;
+        let groups = stats::groups(&mut conn, &stream)
             .await
-            .with_context(|| format!("cannot read {stream}"))?;
-        rows.push((partition, stream, length));
+            .with_context(|| format!("cannot read the groups of {stream}"))?;
+        rows.push(Row {
+            partition,
+            stream,
+            length,
+            dlq,
+            groups,
+        });
     }
     if as_json {
         let rows: Vec<_> = rows
             .iter()
-            .map(|(p, stream, length)| json!({"partition": p, "stream": stream, "length": length}))
+            .map(|r| {
+                let groups: Vec<_> = r
+                    .groups
+                    .iter()
+                    .map(|g| json!({"name": g.name, "consumers": g.consumers, "pending": g.pending, "lag": g.lag}))
+                    .collect();
+                json!({"partition": r.partition, "stream": r.stream, "length": r.length, "dlq": r.dlq, "groups": groups})
+            })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else {
-        println!("{:<10} {:<32} {:>12}", "PARTITION", "STREAM", "LENGTH");
-        for (p, stream, length) in rows {
-            println!("{p:<10} {stream:<32} {length:>12}");
+        return Ok(());
+    }
+    println!(
+        "{:<5} {:<28} {:>10} {:>8}  {:<16} {:>9} {:>9} {:>9}",
+        "PART", "STREAM", "LENGTH", "DLQ", "GROUP", "CONSUMERS", "PENDING", "LAG"
+    );
+    for r in rows {
+        let head = format!(
+            "{:<5} {:<28} {:>10} {:>8}",
+            r.partition, r.stream, r.length, r.dlq
+        );
+        if r.groups.is_empty() {
+            println!("{head}  (no groups)");
+        }
+        for g in r.groups {
+            let lag = g.lag.map_or_else(|| "?".to_owned(), |l| l.to_string());
+            println!(
+                "{head}  {:<16} {:>9} {:>9} {:>9}",
+                g.name, g.consumers, g.pending, lag
+            );
         }
     }
     Ok(())
+}
+
+async fn xlen(conn: &mut RedisConn, key: &str) -> anyhow::Result<u64> {
+    redis::cmd("XLEN")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .with_context(|| format!("cannot read {key}"))
 }

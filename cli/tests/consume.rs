@@ -269,4 +269,20 @@ async fn operators_list_purge_dead_letters_and_claim_pending_entries() {
     .await;
     assert_eq!(received(&receiver).len(), 1);
     assert_eq!(pending(&redis), 0);
+
+    let stats: serde_json::Value =
+        serde_json::from_str(&hookline(&config, &["stats", "--json"])).unwrap();
+    let group = &stats[0]["groups"][0];
+    assert_eq!(
+        (stats[0]["length"].as_u64(), stats[0]["dlq"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(
+        (
+            group["name"].as_str(),
+            group["pending"].as_u64(),
+            group["lag"].as_u64()
+        ),
+        (Some("app"), Some(0), Some(0))
+    );
 }

@@ -17,6 +17,8 @@ pub const DEDUP_HITS: &str = "hookline_dedup_hits_total";
 /// Counter of consumed entries by `group` and `outcome` (delivered, filtered, retry,
 /// dead_lettered).
 pub const CONSUMER_PROCESSED: &str = "hookline_consumer_processed_total";
+/// Gauge of entries not yet delivered to a group, by `group` and `partition`.
+pub const CONSUMER_LAG: &str = "hookline_consumer_lag";
 /// Histogram of sink call durations by `group`.
 pub const CONSUMER_DURATION: &str = "hookline_consumer_duration_seconds";
 /// Counter of entries moved to a dead-letter stream, by `group`.

@@ -231,30 +231,38 @@ async fn a_sink_that_keeps_failing_dead_letters_the_entry_and_dlq_retry_brings_i
 
 #[tokio::test]
 async fn a_consumer_recreates_its_group_after_redis_lost_it() {
-    let redis = RedisServer::start();
+    let mut redis = RedisServer::start();
     let receiver = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
     let (stop, task) = start(config(&redis, &receiver, 5));
+    let delivered = |id: &'static str| {
+        let calls = receiver.calls();
+        async move {
+            calls
+                .iter()
+                .any(|c| c.headers["webhook-id"] == id)
+                .then_some(())
+        }
+    };
     append(&redis, "before", "{}");
-    wait_until("first delivery", Duration::from_secs(10), || async {
-        (!receiver.calls().is_empty()).then_some(())
+    wait_until("first delivery", Duration::from_secs(10), || {
+        delivered("before")
     })
     .await;
 
+    // Redis loses everything while the consumer runs: flushed, then restarted empty.
     let _: () = redis::cmd("FLUSHALL")
         .query(&mut redis.connection())
         .unwrap();
-    append(&redis, "after", "{}");
-    wait_until(
-        "delivery after the group was lost",
-        Duration::from_secs(15),
-        || async {
-            receiver
-                .calls()
-                .iter()
-                .any(|c| c.headers["webhook-id"] == "after")
-                .then_some(())
-        },
-    )
+    append(&redis, "after-flush", "{}");
+    wait_until("delivery after a flush", Duration::from_secs(15), || {
+        delivered("after-flush")
+    })
+    .await;
+    redis.restart();
+    append(&redis, "after-restart", "{}");
+    wait_until("delivery after a restart", Duration::from_secs(30), || {
+        delivered("after-restart")
+    })
     .await;
     stop.cancel();
     task.await.unwrap();

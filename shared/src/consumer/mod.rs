@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod dlq;
 mod entries;
 mod partition;
+pub mod stats;
 
 use std::sync::Arc;
 
@@ -85,6 +86,7 @@ fn workers(config: &Config, consumer: &str) -> Result<Vec<Arc<Worker>>, ConfigEr
                 conn: conn.clone(),
                 stream: keys.events(partition),
                 dlq: keys.dlq(partition),
+                partition,
                 group: name.clone(),
                 consumer: consumer.to_owned(),
                 config: group.clone(),

@@ -27,7 +27,9 @@ use tokio_util::sync::CancellationToken;
 use super::{backoff, entries};
 use crate::config::{GroupConfig, StartPosition};
 use crate::event::StoredEvent;
-use crate::metrics::{CONSUMER_DURATION, CONSUMER_PROCESSED, DLQ_TOTAL, GROUP_RECREATED};
+use crate::metrics::{
+    CONSUMER_DURATION, CONSUMER_LAG, CONSUMER_PROCESSED, DLQ_TOTAL, GROUP_RECREATED,
+};
 use crate::redis::RedisConn;
 use crate::sinks::{Sink, SinkError};
 
@@ -38,6 +40,8 @@ static DEAD_LETTER: LazyLock<Script> =
 const BLOCK: Duration = Duration::from_millis(250);
 /// How many pending entries one retry scan or claim looks at.
 const SCAN: usize = 100;
+/// How often the lag gauge is refreshed.
+const LAG_EVERY: Duration = Duration::from_secs(5);
 
 /// What a worker needs, shared with its delivery tasks.
 pub(super) struct Worker {
@@ -47,6 +51,8 @@ pub(super) struct Worker {
     pub stream: String,
     /// The partition's dead-letter stream.
     pub dlq: String,
+    /// The partition number, for metric labels.
+    pub partition: u16,
     /// The consumer group.
     pub group: String,
     /// This process's consumer name in the group.
@@ -66,6 +72,7 @@ impl Worker {
         let mut tasks = JoinSet::new();
         let claim_every = (self.config.claim_idle.get() / 2).max(Duration::from_millis(100));
         let mut next_claim = Instant::now();
+        let mut next_lag = Instant::now();
         let mut failing = false;
         self.ensure_group().await;
         while !shutdown.is_cancelled() {
@@ -73,6 +80,10 @@ impl Worker {
             if Instant::now() >= next_claim {
                 self.claim_abandoned().await;
                 next_claim = Instant::now() + claim_every;
+            }
+            if Instant::now() >= next_lag {
+                self.report_lag().await;
+                next_lag = Instant::now() + LAG_EVERY;
             }
             self.retry_due(&slots, &mut tasks).await;
             let room = slots.available_permits().min(self.config.batch_size);
@@ -333,6 +344,22 @@ impl Worker {
             }
         }
         Ok(claimed)
+    }
+
+    /// Sets `hookline_consumer_lag{group,partition}` from `XINFO GROUPS`.
+    async fn report_lag(&self) {
+        let mut conn = self.conn.clone();
+        let Ok(groups) = super::stats::groups(&mut conn, &self.stream).await else {
+            return;
+        };
+        if let Some(lag) = groups
+            .iter()
+            .find(|g| g.name == self.group)
+            .and_then(|g| g.lag)
+        {
+            metrics::gauge!(CONSUMER_LAG, "group" => self.group.clone(), "partition" => self.partition.to_string())
+                .set(lag as f64);
+        }
     }
 
     /// Takes over entries that another consumer left idle for `claim_idle`.
