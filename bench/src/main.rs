@@ -133,6 +133,7 @@ async fn drive(
             .header("x-hub-signature-256", &signature)
             .body(Full::new(body.clone()))?;
         let sent = Instant::now();
+        sender.ready().await?;
         let response = sender.send_request(request).await?;
         let status = response.status().as_u16();
         response.into_body().collect().await?;

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# End-to-end latency: GitHub-signed webhooks at a steady rate into `hookline serve`, a
+# `hookline consume` group with an http sink delivering them back to the sender
+# (bench/src/bin/e2e.rs), p50/p99 from sending the webhook to the sink's call.
+#
+#   bench/e2e.sh [RATE] [SECONDS]      default: 1000 events/s for 10 s
+#
+# Run on demand, not in CI. Needs redis-server, curl and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rate=${1:-1000}
+seconds=${2:-10}
+
+cargo build --release --quiet --bin hookline --bin e2e
+work=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+redis_port=$(free_port); http_port=$(free_port); sink_port=$(free_port)
+cleanup() { kill "${serve_pid:-}" "${consume_pid:-}" "$redis_pid" 2>/dev/null || true; wait 2>/dev/null || true; cp "$work"/*.log /tmp/ 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
+  --logfile "$work/redis.log" & redis_pid=$!
+until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.05; done
+cat >"$work/hookline.yaml" <<YAML
+redis: {url: "redis://127.0.0.1:$redis_port"}
+sources:
+  github: {provider: github, secrets: ["bench-secret"]}
+consumer:
+  groups:
+    e2e:
+      sink: {type: http, url: "http://127.0.0.1:$sink_port/hook", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", timeout: 5s}
+observability: {log_level: warn, log_format: json}
+YAML
+target/release/hookline serve --config "$work/hookline.yaml" --listen "127.0.0.1:$http_port" 2>"$work/serve.log" & serve_pid=$!
+target/release/hookline consume --config "$work/hookline.yaml" 2>"$work/consume.log" & consume_pid=$!
+until curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1; do sleep 0.05; done
+RUST_BACKTRACE=0 target/release/e2e --addr "127.0.0.1:$http_port" --listen "127.0.0.1:$sink_port" \
+  --secret bench-secret --rate "$rate" --seconds "$seconds"
