@@ -118,8 +118,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
                 .into());
             }
-            let name = consumer::consumer_name();
-            consumer::run(&config, &name, serve::shutdown_token()).await?;
+            let shutdown = serve::shutdown_token();
+            if let Some(listen) = config.observability.listen {
+                serve::spawn_ops(&config, listen, shutdown.clone()).await?;
+            }
+            consumer::run(&config, &consumer::consumer_name(), shutdown).await?;
             Ok(())
         }
         Command::Dev { listen, data_dir } => dev::run(cli.config, listen, &data_dir).await,

@@ -33,6 +33,30 @@ pub async fn run(
         .context("server failed")
 }
 
+/// Serves `/healthz`, `/readyz` and `/metrics` on `listen` until `shutdown`, for roles without
+/// an HTTP server of their own (`observability.listen`).
+pub async fn spawn_ops(
+    config: &Config,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let conn = RedisConn::open(&config.redis).context("cannot set up the Redis connection")?;
+    let app = ingest::ops::router(conn, hookline_shared::metrics::prometheus());
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "health and metrics listening");
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "health and metrics server failed");
+        }
+    });
+    Ok(())
+}
+
 /// A token cancelled on SIGTERM or Ctrl-C, for every part of the process to stop on.
 pub fn shutdown_token() -> CancellationToken {
     let token = CancellationToken::new();

@@ -286,3 +286,57 @@ async fn operators_list_purge_dead_letters_and_claim_pending_entries() {
         (Some("app"), Some(0), Some(0))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consume_serves_health_and_metrics_on_observability_listen() {
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let yaml = format!(
+        "redis: {{url: \"{}\"}}\nconsumer:\n  groups:\n    app:\n      sink: {{type: http, url: \"{}\", secret: \"{WHSEC}\", timeout: 1s}}\nobservability: {{listen: \"127.0.0.1:{port}\", log_level: warn}}\n",
+        redis.url(),
+        receiver.url()
+    );
+    let mut config = tempfile::NamedTempFile::new().unwrap();
+    config.write_all(yaml.as_bytes()).unwrap();
+    append_events(&redis, 3);
+    let _consumer = consume(&config);
+    let client = hookline_tests::HttpClient::default();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let metrics = wait_until(
+        "metrics after three deliveries",
+        Duration::from_secs(20),
+        || {
+            let (client, url) = (client.clone(), url("/metrics"));
+            async move {
+                let reply = client.send("GET", &url, &[], vec![]).await.ok()?;
+                let text = String::from_utf8_lossy(&reply.body).into_owned();
+                text.contains(
+                    r#"hookline_consumer_processed_total{group="app",outcome="delivered"} 3"#,
+                )
+                .then_some(text)
+            }
+        },
+    )
+    .await;
+    assert!(
+        metrics.contains("hookline_consumer_duration_seconds_bucket"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("hookline_circuit_state"), "{metrics}");
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(
+            client
+                .send("GET", &url(path), &[], vec![])
+                .await
+                .unwrap()
+                .status,
+            200,
+            "{path}"
+        );
+    }
+}

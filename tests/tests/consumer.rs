@@ -32,8 +32,13 @@ consumer:
     config::parse(&yaml, |_| None).unwrap()
 }
 
-/// Appends a schema-1 entry directly and returns its stream entry id.
+/// Appends a schema-1 `push` entry directly and returns its stream entry id.
 fn append(redis: &RedisServer, id: &str, payload: &str) -> String {
+    append_typed(redis, id, "push", payload)
+}
+
+/// Appends a schema-1 entry of `event_type` directly and returns its stream entry id.
+fn append_typed(redis: &RedisServer, id: &str, event_type: &str, payload: &str) -> String {
     redis
         .connection()
         .xadd(
@@ -45,7 +50,7 @@ fn append(redis: &RedisServer, id: &str, payload: &str) -> String {
                 ("tenant", "default"),
                 ("source", "github"),
                 ("provider", "github"),
-                ("event_type", "push"),
+                ("event_type", event_type),
                 ("delivery_id", ""),
                 ("received_at", "1732470000000"),
                 ("content_type", "application/json"),
@@ -368,4 +373,78 @@ consumer:
         .query(&mut redis.connection())
         .unwrap();
     assert!(!exists, "the probe closed the circuit");
+}
+
+#[tokio::test]
+async fn stream_sinks_route_by_rule_and_filters_skip_without_loss() {
+    let redis = RedisServer::start();
+    let yaml = format!(
+        r#"
+redis: {{url: "{}"}}
+sources:
+  github: {{provider: github, secrets: [s]}}
+consumer:
+  groups:
+    fanout:
+      sink:
+        type: stream
+        routes:
+          - {{event_types: [push], to: "ci:pushes"}}
+          - {{sources: [github], event_types: [issues], to: "triage"}}
+    releases:
+      sink: {{type: log}}
+      filter: {{sources: [github], event_types: [release]}}
+"#,
+        redis.url()
+    );
+    let config = config::parse(&yaml, |_| None).unwrap();
+    let push = append(&redis, "evt-push", r#"{"ref":"main"}"#);
+    append_typed(&redis, "evt-other", "release", "{}");
+    let (stop, task) = start(config);
+    let mut conn = redis.connection();
+    wait_until("both groups done", Duration::from_secs(10), || {
+        let groups = ["fanout", "releases"].map(|g| {
+            redis::cmd("XPENDING")
+                .arg("hookline:events:{0}")
+                .arg(g)
+                .query::<(usize, redis::Value, redis::Value, redis::Value)>(&mut conn)
+        });
+        let routed: usize = conn.xlen("ci:pushes").unwrap();
+        let done = routed == 1 && groups.iter().all(|g| g.as_ref().is_ok_and(|p| p.0 == 0));
+        async move { done.then_some(()) }
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    let routed: redis::streams::StreamRangeReply = conn.xrange_all("ci:pushes").unwrap();
+    let copy = &routed.ids[0];
+    assert_eq!(
+        copy.get::<String>("id").unwrap(),
+        "evt-push",
+        "fields are copied as stored"
+    );
+    assert_eq!(
+        copy.get::<Vec<u8>>("payload").unwrap(),
+        br#"{"ref":"main"}"#
+    );
+    assert_ne!(copy.id, push, "a new entry in the target stream");
+    assert_eq!(
+        conn.xlen::<_, usize>("triage").unwrap(),
+        0,
+        "no rule matched the other event"
+    );
+    let groups = hookline_shared::consumer::stats::groups(
+        &mut hookline_shared::redis::RedisConn::open(&config::RedisConfig {
+            url: Some(redis.url()),
+            ..Default::default()
+        })
+        .unwrap(),
+        "hookline:events:{0}",
+    )
+    .await
+    .unwrap();
+    assert!(
+        groups.iter().all(|g| g.pending == 0 && g.lag == Some(0)),
+        "{groups:?}"
+    );
 }

@@ -49,33 +49,49 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let accepted: Times = Arc::default();
     let delivered: Times = Arc::default();
-    let app = Router::new().route("/hook", post(receive)).with_state(delivered.clone());
-    let listener = tokio::net::TcpListener::bind(args.listen).await.context("bind the receiver")?;
+    let app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(delivered.clone());
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .context("bind the receiver")?;
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let stream = tokio::net::TcpStream::connect(args.addr).await.context("connect to hookline")?;
+    let stream = tokio::net::TcpStream::connect(args.addr)
+        .await
+        .context("connect to hookline")?;
     stream.set_nodelay(true)?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / args.rate);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let total = u64::from(args.rate) * args.seconds;
     for n in 0..total {
         ticks.tick().await;
-        let body = Bytes::from(format!(r#"{{"zen":"e2e","n":{n},"repository":{{"full_name":"octo/e2e"}}}}"#));
+        let body = Bytes::from(format!(
+            r#"{{"zen":"e2e","n":{n},"repository":{{"full_name":"octo/e2e"}}}}"#
+        ));
         let mac = Hmac::<Sha256>::new_from_slice(args.secret.as_bytes())?.chain_update(&body);
         let request = hyper::Request::post(format!("http://{}/webhooks/github", args.addr))
             .header("host", args.addr.to_string())
             .header("content-type", "application/json")
             .header("x-github-event", "push")
-            .header("x-github-delivery", format!("e2e-{n}-{}", std::process::id()))
-            .header("x-hub-signature-256", format!("sha256={}", hex::encode(mac.finalize().into_bytes())))
+            .header(
+                "x-github-delivery",
+                format!("e2e-{n}-{}", std::process::id()),
+            )
+            .header(
+                "x-hub-signature-256",
+                format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+            )
             .body(Full::new(body))?;
         sender.ready().await?;
         let at = Instant::now();
         let response = sender.send_request(request).await?;
         let status = response.status();
-        let reply: serde_json::Value = serde_json::from_slice(&response.into_body().collect().await?.to_bytes())?;
+        let reply: serde_json::Value =
+            serde_json::from_slice(&response.into_body().collect().await?.to_bytes())?;
         anyhow::ensure!(status == StatusCode::ACCEPTED, "ingest answered {status}");
         let id = reply["id"].as_str().context("202 without id")?.to_owned();
         accepted.lock().expect("lock").insert(id, at);
@@ -106,7 +122,11 @@ async fn main() -> anyhow::Result<()> {
 async fn receive(State(delivered): State<Times>, headers: HeaderMap) -> StatusCode {
     let at = Instant::now();
     if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
-        delivered.lock().expect("lock").entry(id.to_owned()).or_insert(at);
+        delivered
+            .lock()
+            .expect("lock")
+            .entry(id.to_owned())
+            .or_insert(at);
     }
     StatusCode::OK
 }
