@@ -12,13 +12,11 @@ cd "$(dirname "$0")/.."
 events=${1:-200000}
 
 cargo build --release --quiet --bin hookline --bin rawconsume
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cleanup() { kill "${consume_pid:-}" "$redis_pid" 2>/dev/null || true; wait 2>/dev/null || true; cp "$work/consume.log" /tmp/consume-last.log 2>/dev/null || true; rm -rf "$work"; }
+source bench/lib.sh
+port=$(free_port)
+cleanup() { kill "${consume_pid:-}" "$redis_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
-  --logfile "$work/redis.log" & redis_pid=$!
-until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+start_redis "$port"
 
 payload=$(head -c 1024 /dev/zero | tr '\0' 'x')
 redis-benchmark -p "$port" -c 16 -P 16 -n "$events" -r 1000000000 XADD 'hookline:events:{0}' '*' \

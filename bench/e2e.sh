@@ -12,14 +12,11 @@ rate=${1:-1000}
 seconds=${2:-10}
 
 cargo build --release --quiet --bin hookline --bin e2e
-work=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
 redis_port=$(free_port); http_port=$(free_port); sink_port=$(free_port)
-cleanup() { kill "${serve_pid:-}" "${consume_pid:-}" "$redis_pid" 2>/dev/null || true; wait 2>/dev/null || true; cp "$work"/*.log /tmp/ 2>/dev/null; rm -rf "$work"; }
+cleanup() { kill "${serve_pid:-}" "${consume_pid:-}" "$redis_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
-  --logfile "$work/redis.log" & redis_pid=$!
-until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.05; done
+start_redis "$redis_port"
 cat >"$work/hookline.yaml" <<YAML
 redis: {url: "redis://127.0.0.1:$redis_port"}
 sources:
@@ -33,5 +30,5 @@ YAML
 target/release/hookline serve --config "$work/hookline.yaml" --listen "127.0.0.1:$http_port" 2>"$work/serve.log" & serve_pid=$!
 target/release/hookline consume --config "$work/hookline.yaml" 2>"$work/consume.log" & consume_pid=$!
 until curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1; do sleep 0.05; done
-RUST_BACKTRACE=0 target/release/e2e --addr "127.0.0.1:$http_port" --listen "127.0.0.1:$sink_port" \
+target/release/e2e --addr "127.0.0.1:$http_port" --listen "127.0.0.1:$sink_port" \
   --secret bench-secret --rate "$rate" --seconds "$seconds"

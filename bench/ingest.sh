@@ -22,16 +22,13 @@ read -r -a levels <<<"${levels[*]}"
 corpus=${HOOKLINE_CORPUS:-../shared/corpus/github-examples.json}
 
 cargo build --release --quiet --bin hookline --bin loadgen
-work=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
 redis_port=$(free_port)
 http_port=$(free_port)
 cleanup() { kill "$serve_pid" "$redis_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
-  --logfile "$work/redis.log" & redis_pid=$!
-until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.05; done
+start_redis "$redis_port"
 
 cat >"$work/hookline.yaml" <<YAML
 redis: {url: "redis://127.0.0.1:$redis_port"}

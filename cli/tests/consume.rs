@@ -7,29 +7,17 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use hookline_tests::{Receiver, RedisServer, wait_until};
+use hookline_tests::{
+    Receiver, RedisServer, TEST_WHSEC, append_entries, consumer_yaml, wait_until,
+};
 use tokio::process::{Child, Command};
 
-const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const WHSEC: &str = TEST_WHSEC;
 
 fn config_file(redis: &RedisServer, receiver: &Receiver, extra: &str) -> tempfile::NamedTempFile {
-    let yaml = format!(
-        r#"
-redis: {{url: "{}"}}
-consumer:
-  groups:
-    app:
-      sink: {{type: http, url: "{}", secret: "{WHSEC}", timeout: 1s}}
-      backoff: {{initial: 100ms, max: 1s}}
-      claim_idle: 7s
-{extra}
-observability: {{log_format: json, log_level: warn}}
-"#,
-        redis.url(),
-        receiver.url()
-    );
     let mut file = tempfile::NamedTempFile::new().unwrap();
-    file.write_all(yaml.as_bytes()).unwrap();
+    file.write_all(consumer_yaml(redis, &receiver.url(), extra).as_bytes())
+        .unwrap();
     file
 }
 
@@ -45,46 +33,8 @@ fn consume(config: &tempfile::NamedTempFile) -> Child {
         .unwrap()
 }
 
-/// Appends `n` schema-1 entries with event ids `evt-0` … in one pipeline.
-fn append_events(redis: &RedisServer, n: usize) {
-    let mut pipe = redis::pipe();
-    for i in 0..n {
-        let id = format!("evt-{i}");
-        let payload = format!(r#"{{"n":{i}}}"#);
-        pipe.cmd("XADD")
-            .arg("hookline:events:{0}")
-            .arg("*")
-            .arg(&[
-                ("v", "1"),
-                ("id", id.as_str()),
-                ("tenant", "default"),
-                ("source", "github"),
-            ])
-            .arg(&[
-                ("provider", "github"),
-                ("event_type", "push"),
-                ("delivery_id", ""),
-                ("received_at", "1"),
-            ])
-            .arg(&[
-                ("content_type", "application/json"),
-                ("headers", "{}"),
-                ("encoding", "identity"),
-            ])
-            .arg("payload")
-            .arg(payload)
-            .ignore();
-    }
-    let _: () = pipe.query(&mut redis.connection()).unwrap();
-}
-
 fn pending(redis: &RedisServer) -> usize {
-    let summary: (usize, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
-        .arg("hookline:events:{0}")
-        .arg("app")
-        .query(&mut redis.connection())
-        .unwrap();
-    summary.0
+    hookline_tests::pending(redis, "app")
 }
 
 /// Delivery counts per event id.
@@ -103,7 +53,7 @@ async fn ten_thousand_events_survive_two_kill_9s() {
     let redis = RedisServer::start();
     let receiver = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
     let config = config_file(&redis, &receiver, "");
-    append_events(&redis, EVENTS);
+    append_entries(&redis, EVENTS);
 
     for stop_at in [2_000, 5_000] {
         let mut consumer = consume(&config);
@@ -146,7 +96,7 @@ async fn sigterm_finishes_in_flight_work_and_exits_0_within_the_grace() {
         &receiver,
         "      concurrency: 4\n      shutdown_grace: 3s\n",
     );
-    append_events(&redis, 40);
+    append_entries(&redis, 40);
     let mut consumer = consume(&config);
     wait_until("deliveries in flight", Duration::from_secs(20), || async {
         (!receiver.calls().is_empty()).then_some(())
@@ -232,7 +182,7 @@ async fn operators_list_purge_dead_letters_and_claim_pending_entries() {
     assert!(hookline(&config, &["dlq", "purge", "--yes"]).starts_with("purged 1"));
 
     // An entry read by a consumer that died before acknowledging it.
-    append_events(&redis, 1);
+    append_entries(&redis, 1);
     let _: () = redis::cmd("XGROUP")
         .arg("CREATE")
         .arg("hookline:events:{0}")
@@ -303,7 +253,7 @@ async fn consume_serves_health_and_metrics_on_observability_listen() {
     );
     let mut config = tempfile::NamedTempFile::new().unwrap();
     config.write_all(yaml.as_bytes()).unwrap();
-    append_events(&redis, 3);
+    append_entries(&redis, 3);
     let _consumer = consume(&config);
     let client = hookline_tests::HttpClient::default();
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");

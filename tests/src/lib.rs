@@ -5,6 +5,7 @@
 //! own, so tests run in parallel without seeing each other's keys.
 
 mod cluster;
+mod entries;
 mod ingest;
 mod lambda;
 mod receiver;
@@ -13,6 +14,7 @@ mod signing;
 mod wait;
 
 pub use cluster::RedisCluster;
+pub use entries::{STREAM, TEST_WHSEC, append_entries, append_entry, consumer_yaml, pending};
 pub use ingest::{HttpClient, Reply, TestIngest};
 pub use lambda::LambdaRuntimeApi;
 pub use receiver::{Call, Policy, Receiver};

@@ -66,6 +66,11 @@ impl Receiver {
         Self { addr, calls, task }
     }
 
+    /// A receiver that answers `failure` to the first `n` calls and `success` after.
+    pub async fn failing_first(n: usize, failure: StatusCode, success: StatusCode) -> Self {
+        Self::start(move |call| (if call < n { failure } else { success }, Duration::ZERO)).await
+    }
+
     /// `http://ADDR/hook`.
     pub fn url(&self) -> String {
         format!("http://{}/hook", self.addr)

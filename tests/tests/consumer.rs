@@ -7,68 +7,27 @@ use axum::http::StatusCode;
 use hookline_shared::config::{self, Backoff, Config};
 use hookline_shared::consumer::{self, dlq};
 use hookline_shared::providers::{self, Inbound, ProviderKind};
-use hookline_tests::{Receiver, RedisServer, wait_until};
+use hookline_tests::{Receiver, RedisServer, TEST_WHSEC, append_entry, consumer_yaml, wait_until};
 use redis::Commands;
 use tokio_util::sync::CancellationToken;
 
-const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const WHSEC: &str = TEST_WHSEC;
 
 fn config(redis: &RedisServer, receiver: &Receiver, max_retries: u32) -> Config {
-    let yaml = format!(
-        r#"
-redis: {{url: "{}"}}
-consumer:
-  groups:
-    app:
-      sink: {{type: http, url: "{}", secret: "{WHSEC}", timeout: 1s}}
-      max_retries: {max_retries}
-      backoff: {{initial: 100ms, max: 1s}}
-      claim_idle: 7s
-      shutdown_grace: 2s
-"#,
-        redis.url(),
-        receiver.url()
+    let yaml = consumer_yaml(
+        redis,
+        &receiver.url(),
+        &format!("      max_retries: {max_retries}\n      shutdown_grace: 2s"),
     );
     config::parse(&yaml, |_| None).unwrap()
 }
 
-/// Appends a schema-1 `push` entry directly and returns its stream entry id.
 fn append(redis: &RedisServer, id: &str, payload: &str) -> String {
-    append_typed(redis, id, "push", payload)
-}
-
-/// Appends a schema-1 entry of `event_type` directly and returns its stream entry id.
-fn append_typed(redis: &RedisServer, id: &str, event_type: &str, payload: &str) -> String {
-    redis
-        .connection()
-        .xadd(
-            "hookline:events:{0}",
-            "*",
-            &[
-                ("v", "1"),
-                ("id", id),
-                ("tenant", "default"),
-                ("source", "github"),
-                ("provider", "github"),
-                ("event_type", event_type),
-                ("delivery_id", ""),
-                ("received_at", "1732470000000"),
-                ("content_type", "application/json"),
-                ("headers", "{}"),
-                ("encoding", "identity"),
-                ("payload", payload),
-            ],
-        )
-        .unwrap()
+    append_entry(redis, id, "push", payload)
 }
 
 fn pending(redis: &RedisServer) -> usize {
-    let summary: (usize, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
-        .arg("hookline:events:{0}")
-        .arg("app")
-        .query(&mut redis.connection())
-        .unwrap();
-    summary.0
+    hookline_tests::pending(redis, "app")
 }
 
 fn start(config: Config) -> (CancellationToken, tokio::task::JoinHandle<()>) {
@@ -83,15 +42,8 @@ fn start(config: Config) -> (CancellationToken, tokio::task::JoinHandle<()>) {
 #[tokio::test]
 async fn a_failing_sink_is_retried_with_growing_delays_and_acked_once() {
     let redis = RedisServer::start();
-    let receiver = Receiver::start(|n| {
-        let status = if n < 3 {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::NO_CONTENT
-        };
-        (status, Duration::ZERO)
-    })
-    .await;
+    let receiver =
+        Receiver::failing_first(3, StatusCode::SERVICE_UNAVAILABLE, StatusCode::NO_CONTENT).await;
     let config = config(&redis, &receiver, 5);
     let backoff: Backoff = config.consumer.groups["app"].backoff;
     let entry = append(&redis, "evt-retry", r#"{"n":1}"#);
@@ -158,15 +110,8 @@ async fn a_failing_sink_is_retried_with_growing_delays_and_acked_once() {
 async fn a_sink_that_keeps_failing_dead_letters_the_entry_and_dlq_retry_brings_it_back() {
     let redis = RedisServer::start();
     // Down for the first three calls (the first attempt and two retries), then back.
-    let receiver = Receiver::start(|n| {
-        let status = if n < 3 {
-            StatusCode::INTERNAL_SERVER_ERROR
-        } else {
-            StatusCode::OK
-        };
-        (status, Duration::ZERO)
-    })
-    .await;
+    let receiver =
+        Receiver::failing_first(3, StatusCode::INTERNAL_SERVER_ERROR, StatusCode::OK).await;
     let entry = append(&redis, "evt-dead", r#"{"doomed":true}"#);
     let (stop, task) = start(config(&redis, &receiver, 2));
 
@@ -399,7 +344,7 @@ consumer:
     );
     let config = config::parse(&yaml, |_| None).unwrap();
     let push = append(&redis, "evt-push", r#"{"ref":"main"}"#);
-    append_typed(&redis, "evt-other", "release", "{}");
+    append_entry(&redis, "evt-other", "release", "{}");
     let (stop, task) = start(config);
     let mut conn = redis.connection();
     wait_until("both groups done", Duration::from_secs(10), || {

@@ -85,11 +85,10 @@ fn workers(config: &Config, consumer: &str) -> Result<Vec<Arc<Worker>>, ConfigEr
         for partition in 0..config.streams.partitions {
             workers.push(Worker::new(
                 conn.clone(),
-                keys.events(partition),
-                keys.dlq(partition),
+                &keys,
                 partition,
-                name.clone(),
-                consumer.to_owned(),
+                name,
+                consumer,
                 group.clone(),
                 sink.clone(),
             ));

@@ -33,6 +33,7 @@ use crate::metrics::{
 };
 use crate::redis::RedisConn;
 use crate::sinks::{Sink, SinkError};
+use crate::streams::Keys;
 
 static DEAD_LETTER: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("dead_letter.lua")));
@@ -95,38 +96,36 @@ impl Meters {
 }
 
 impl Worker {
-    /// A worker for one group on one partition; starts its acknowledging task.
-    #[allow(clippy::too_many_arguments)]
+    /// A worker for group `group` on `partition`; starts its acknowledging task.
     pub fn new(
         conn: RedisConn,
-        stream: String,
-        dlq: String,
+        keys: &Keys,
         partition: u16,
-        group: String,
-        consumer: String,
+        group: &str,
+        consumer: &str,
         config: GroupConfig,
         sink: Arc<dyn Sink>,
     ) -> Arc<Self> {
+        let stream = keys.events(partition);
         let in_flight = InFlight::default();
         let acker = Acker::start(
             conn.clone(),
             stream.clone(),
-            group.clone(),
+            group.to_owned(),
             in_flight.clone(),
         );
-        let meters = Meters::new(&group);
         Arc::new(Self {
             conn,
+            dlq: keys.dlq(partition),
             stream,
-            dlq,
             partition,
-            group,
-            consumer,
+            group: group.to_owned(),
+            consumer: consumer.to_owned(),
+            meters: Meters::new(group),
             config,
             sink,
             in_flight,
             acker,
-            meters,
         })
     }
 
