@@ -52,6 +52,11 @@ enum Command {
     },
     /// Run the configured consumer groups until SIGTERM.
     Consume,
+    /// Run a lifecycle job once.
+    Job {
+        #[command(subcommand)]
+        job: JobCommand,
+    },
     /// Inspect, retry or purge dead letters.
     Dlq {
         #[command(subcommand)]
@@ -74,6 +79,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobCommand {
+    /// Hot → warm: pack old entries that every group acknowledged into zstd segments.
+    Compact {
+        /// Stop at the next segment boundary after this long; the next run carries on.
+        #[arg(long, default_value = "14m", value_parser = parse_duration)]
+        budget: std::time::Duration,
+    },
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<config::units::Duration>().map(|d| d.get())
 }
 
 fn main() -> ExitCode {
@@ -126,6 +145,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dev { listen, data_dir } => dev::run(cli.config, listen, &data_dir).await,
+        Command::Job {
+            job: JobCommand::Compact { budget },
+        } => {
+            let config = load(cli.config)?;
+            init_logs(&config);
+            let mut conn = hookline_shared::redis::RedisConn::open(&config.redis)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis() as u64;
+            let report = hookline_jobs::compact::compact(
+                &config,
+                &mut conn,
+                now,
+                hookline_jobs::Budget::new(budget),
+            )
+            .await?;
+            let ratio = report.raw_bytes as f64 / report.warm_bytes.max(1) as f64;
+            println!(
+                "compacted {} entries into {} segment(s): {} bytes -> {} bytes warm ({ratio:.1}x)",
+                report.entries, report.segments, report.raw_bytes, report.warm_bytes
+            );
+            if report.budget_spent {
+                println!("budget spent; run again to continue");
+            }
+            Ok(())
+        }
         Command::Dlq { command } => dlq::run(&load(cli.config)?, command).await,
         Command::ClaimPending => {
             let config = load(cli.config)?;

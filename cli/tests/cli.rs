@@ -127,3 +127,18 @@ async fn serve_ingests_then_exits_0_on_sigterm_and_stats_counts() {
         .unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn job_compact_reports_what_it_moved() {
+    let redis = RedisServer::start();
+    let out = hookline(
+        &["job", "compact", "--budget", "30s"],
+        &format!("redis: {{url: \"{}\"}}\n", redis.url()),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("compacted 0 entries into 0 segment(s)")
+    );
+    let bad = hookline(&["job", "compact", "--budget", "soon"], "");
+    assert_eq!(bad.status.code(), Some(2));
+}

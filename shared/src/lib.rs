@@ -3,7 +3,7 @@
 //! # Layout
 //! - [`config`]: the YAML configuration, its types, loading and validation.
 //! - [`providers`]: one signature scheme per sender behind the [`providers::Provider`] trait.
-//! - [`event`]: the stream entry of schema 1.
+//! - [`event`]: the stream entry of schema 1; [`entries`] reads entries from raw replies.
 //! - [`dedup`]: event identities and the atomic de-duplicating append (a Lua script).
 //! - [`streams`]: key names and partitioning; the only place that formats a key.
 //! - [`redis`]: one connection type over single-server and cluster Redis.
@@ -17,6 +17,7 @@
 pub mod config;
 pub mod consumer;
 pub mod dedup;
+pub mod entries;
 pub mod event;
 pub mod ingest;
 pub mod metrics;

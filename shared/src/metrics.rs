@@ -23,6 +23,8 @@ pub const CONSUMER_LAG: &str = "hookline_consumer_lag";
 pub const CONSUMER_DURATION: &str = "hookline_consumer_duration_seconds";
 /// Counter of entries moved to a dead-letter stream, by `group`.
 pub const DLQ_TOTAL: &str = "hookline_dlq_total";
+/// Counter of bytes written to a tier, by `tier` (`warm`, `cold`).
+pub const LIFECYCLE_BYTES: &str = "hookline_lifecycle_bytes_total";
 /// Gauge per `destination`: 0 closed, 1 half-open, 2 open.
 pub const CIRCUIT_STATE: &str = "hookline_circuit_state";
 /// Counter of consumer groups recreated after `NOGROUP`, by `group`.

@@ -28,6 +28,16 @@ impl Keys {
         format!("{}:dlq:{{{partition}}}", self.prefix)
     }
 
+    /// `{prefix}:warm:{N}:seg:{first}-{last}`: one warm segment (`member` is `{first}-{last}`).
+    pub fn warm_segment(&self, partition: u16, member: &str) -> String {
+        format!("{}:warm:{{{partition}}}:seg:{member}", self.prefix)
+    }
+
+    /// `{prefix}:warm:{N}:index`: the partition's segments by their last entry's time.
+    pub fn warm_index(&self, partition: u16) -> String {
+        format!("{}:warm:{{{partition}}}:index", self.prefix)
+    }
+
     /// `{prefix}:breaker:{destination}`: a destination's shared circuit-breaker state.
     pub fn breaker(&self, destination: &str) -> String {
         format!("{}:breaker:{destination}", self.prefix)

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use redis::{RedisResult, Script, Value};
 
-use super::entries;
+use crate::entries;
 use crate::event::StoredEvent;
 use crate::redis::RedisConn;
 use crate::streams::Keys;

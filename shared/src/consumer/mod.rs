@@ -7,7 +7,6 @@
 mod acker;
 pub mod backoff;
 pub mod dlq;
-mod entries;
 mod partition;
 pub mod stats;
 

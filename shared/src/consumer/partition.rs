@@ -25,8 +25,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::acker::{Acker, InFlight, lock};
-use super::{backoff, entries};
+use super::backoff;
 use crate::config::{GroupConfig, StartPosition};
+use crate::entries;
 use crate::event::StoredEvent;
 use crate::metrics::{
     CONSUMER_DURATION, CONSUMER_LAG, CONSUMER_PROCESSED, DLQ_TOTAL, GROUP_RECREATED,

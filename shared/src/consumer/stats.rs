@@ -19,6 +19,8 @@ pub struct GroupStats {
     /// Entries not yet delivered to the group; `None` where Redis cannot tell (before 7.0, or
     /// after entries the group never read were deleted).
     pub lag: Option<u64>,
+    /// The last entry id delivered to the group.
+    pub last_delivered_id: String,
 }
 
 /// The groups of `stream` (none when the stream does not exist).
@@ -40,12 +42,13 @@ pub async fn groups(conn: &mut RedisConn, stream: &str) -> RedisResult<Vec<Group
                 Some(Value::Int(n)) => u64::try_from(*n).ok(),
                 _ => None,
             };
-            let name = match g.get("name") {
+            let text = |k: &str| match g.get(k) {
                 Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
                 _ => String::new(),
             };
             GroupStats {
-                name,
+                name: text("name"),
+                last_delivered_id: text("last-delivered-id"),
                 consumers: int("consumers").unwrap_or(0),
                 pending: int("pending").unwrap_or(0),
                 lag: int("lag"),

@@ -1,5 +1,5 @@
-//! Reading stream entries from raw replies, keeping field order (redis-rs's stream types
-//! collect fields into a map).
+//! Reading stream entries from raw replies (XRANGE, XREADGROUP, XCLAIM), keeping field
+//! order (redis-rs's stream types collect fields into a map).
 
 use bytes::Bytes;
 use redis::Value;

@@ -1,0 +1,164 @@
+//! `compact`: hot → warm. Per partition, the head of the stream that is old enough
+//! (`lifecycle.hot`) and that every consumer group has acknowledged — delivered and not
+//! pending — is packed into zstd segments of consecutive entries and removed from the stream
+//! in one atomic script per segment (`compact.lua`). An old entry that some group has not
+//! acknowledged stays hot, and so does everything after it.
+//!
+//! Because only fully read entries are trimmed, `XINFO GROUPS` lag stays a number.
+
+use std::sync::LazyLock;
+
+use hookline_shared::config::Config;
+use hookline_shared::consumer::stats;
+use hookline_shared::entries;
+use hookline_shared::redis::RedisConn;
+use hookline_shared::streams::Keys;
+use redis::{RedisError, Script, Value};
+
+use crate::{Budget, segment};
+
+static COMPACT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("compact.lua")));
+
+/// Entries per segment.
+pub const SEGMENT_ENTRIES: usize = 500;
+
+/// What a compaction run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactReport {
+    /// Segments written.
+    pub segments: u64,
+    /// Entries moved from hot to warm.
+    pub entries: u64,
+    /// Their size before compression.
+    pub raw_bytes: u64,
+    /// Their size in the warm tier.
+    pub warm_bytes: u64,
+    /// Whether the run stopped because its budget was spent (the next run carries on).
+    pub budget_spent: bool,
+}
+
+/// Why compaction failed; what was compacted before the failure stays compacted.
+#[derive(Debug, thiserror::Error)]
+pub enum CompactError {
+    /// Redis failed.
+    #[error("redis: {0}")]
+    Redis(#[from] RedisError),
+    /// A stream entry id that is not `ms-seq`.
+    #[error("unexpected stream id {0:?}")]
+    BadId(String),
+}
+
+/// A stream entry id.
+type Id = (u64, u64);
+
+fn parse_id(text: &str) -> Result<Id, CompactError> {
+    let bad = || CompactError::BadId(text.to_owned());
+    let (ms, seq) = text.split_once('-').ok_or_else(bad)?;
+    Ok((
+        ms.parse().map_err(|_| bad())?,
+        seq.parse().map_err(|_| bad())?,
+    ))
+}
+
+fn format_id((ms, seq): Id) -> String {
+    format!("{ms}-{seq}")
+}
+
+/// Compacts every partition; `now_ms` is the current time (tests set it).
+pub async fn compact(
+    config: &Config,
+    conn: &mut RedisConn,
+    now_ms: u64,
+    budget: Budget,
+) -> Result<CompactReport, CompactError> {
+    let keys = Keys::new(config.streams.prefix.clone());
+    let cutoff = now_ms.saturating_sub(config.lifecycle.hot.get().as_millis() as u64);
+    let mut report = CompactReport::default();
+    for partition in 0..config.streams.partitions {
+        compact_partition(conn, &keys, partition, (cutoff, 0), budget, &mut report).await?;
+        if budget.spent() {
+            report.budget_spent = true;
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// The first id that must stay hot: the age cutoff, or an entry some group has not
+/// acknowledged, whichever comes first.
+async fn keep_from(conn: &mut RedisConn, stream: &str, cutoff: Id) -> Result<Id, CompactError> {
+    let mut bound = cutoff;
+    for group in stats::groups(conn, stream).await? {
+        let summary: (u64, Option<String>, Value, Value) = redis::cmd("XPENDING")
+            .arg(stream)
+            .arg(&group.name)
+            .query_async(conn)
+            .await?;
+        let first_unacked = match summary {
+            (n, Some(min), _, _) if n > 0 => parse_id(&min)?,
+            _ => {
+                let (ms, seq) = parse_id(&group.last_delivered_id)?;
+                (ms, seq + 1)
+            }
+        };
+        bound = bound.min(first_unacked);
+    }
+    Ok(bound)
+}
+
+async fn compact_partition(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    partition: u16,
+    cutoff: Id,
+    budget: Budget,
+    report: &mut CompactReport,
+) -> Result<(), CompactError> {
+    let stream = keys.events(partition);
+    let bound = keep_from(conn, &stream, cutoff).await?;
+    while !budget.spent() {
+        let page: Value = redis::cmd("XRANGE")
+            .arg(&stream)
+            .arg("-")
+            .arg(format!("({}", format_id(bound)))
+            .arg("COUNT")
+            .arg(SEGMENT_ENTRIES)
+            .query_async(conn)
+            .await?;
+        let entries = entries::from_entry_list(page);
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return Ok(());
+        };
+        let (first_id, last_id) = (parse_id(&first.entry_id)?, parse_id(&last.entry_id)?);
+        let member = format!("{}-{}", first.entry_id, last.entry_id);
+        let blob = segment::encode(&entries);
+        let trimmed: i64 = COMPACT
+            .key(&stream)
+            .key(keys.warm_segment(partition, &member))
+            .key(keys.warm_index(partition))
+            .arg(format_id(first_id))
+            .arg(&blob)
+            .arg(last_id.0)
+            .arg(&member)
+            .arg(format_id((last_id.0, last_id.1 + 1)))
+            .invoke_async(conn)
+            .await?;
+        if trimmed < 0 {
+            return Ok(()); // another run is compacting this partition
+        }
+        report.segments += 1;
+        report.entries += entries.len() as u64;
+        report.raw_bytes += entries.iter().map(segment::raw_size).sum::<usize>() as u64;
+        report.warm_bytes += blob.len() as u64;
+        metrics::counter!(hookline_shared::metrics::LIFECYCLE_BYTES, "tier" => "warm")
+            .increment(blob.len() as u64);
+        tracing::info!(
+            partition,
+            entries = entries.len(),
+            bytes = blob.len(),
+            "segment written"
+        );
+    }
+    report.budget_spent = true;
+    Ok(())
+}

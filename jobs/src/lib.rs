@@ -1,0 +1,33 @@
+//! hookline's lifecycle jobs. The CLI (`hookline job NAME`), the scheduler and the Lambda
+//! schedules all call these functions; each run is bounded by a time budget and resumable:
+//! it stops cleanly when the budget is spent and the next run carries on.
+//!
+//! # Layout
+//! - [`segment`]: the warm tier's segment format (length-prefixed entries, zstd).
+//! - [`compact`]: hot → warm.
+#![forbid(unsafe_code)]
+
+pub mod compact;
+pub mod segment;
+
+use std::time::{Duration, Instant};
+
+/// How long a job run may work before it stops at the next safe point.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    until: Instant,
+}
+
+impl Budget {
+    /// A budget of `duration` from now.
+    pub fn new(duration: Duration) -> Self {
+        Self {
+            until: Instant::now() + duration,
+        }
+    }
+
+    /// Whether the budget is spent.
+    pub fn spent(&self) -> bool {
+        Instant::now() >= self.until
+    }
+}

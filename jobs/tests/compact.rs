@@ -1,0 +1,198 @@
+//! Compaction against a real redis-server, with entries written under old ids so their age
+//! is controlled: exactly the old entries every group acknowledged move to warm segments.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hookline_jobs::{Budget, compact, segment};
+use hookline_shared::config::{self, RedisConfig};
+use hookline_shared::consumer::stats;
+use hookline_shared::entries;
+use hookline_shared::redis::RedisConn;
+use hookline_tests::{RedisServer, STREAM, github_corpus};
+use redis::{Commands, Value};
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Appends corpus payloads under ids at `at_ms`, returning their ids.
+fn append_at(redis: &RedisServer, at_ms: u64, payloads: &[(String, Vec<u8>)]) -> Vec<String> {
+    let mut conn = redis.connection();
+    payloads
+        .iter()
+        .enumerate()
+        .map(|(i, (event_type, body))| {
+            redis::cmd("XADD")
+                .arg(STREAM)
+                .arg(format!("{at_ms}-{i}"))
+                .arg(&[
+                    ("v", "1"),
+                    ("id", &format!("evt-{at_ms}-{i}")),
+                    ("source", "github"),
+                    ("event_type", event_type),
+                ])
+                .arg("payload")
+                .arg(body)
+                .query(&mut conn)
+                .unwrap()
+        })
+        .collect()
+}
+
+fn warm_entries(redis: &RedisServer) -> Vec<hookline_shared::event::StoredEvent> {
+    let mut conn = redis.connection();
+    let members: Vec<String> = conn.zrange("hookline:warm:{0}:index", 0, -1).unwrap();
+    members
+        .iter()
+        .flat_map(|m| {
+            let blob: Vec<u8> = conn.get(format!("hookline:warm:{{0}}:seg:{m}")).unwrap();
+            segment::decode(&blob).unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn compact_moves_exactly_the_old_acknowledged_head_and_keeps_unacked_entries_hot() {
+    let redis = RedisServer::start();
+    let config = config::parse(
+        &format!(
+            "redis: {{url: \"{}\"}}\nlifecycle: {{hot: 2h}}",
+            redis.url()
+        ),
+        |_| None,
+    )
+    .unwrap();
+    let mut conn = RedisConn::open(&RedisConfig {
+        url: Some(redis.url()),
+        ..Default::default()
+    })
+    .unwrap();
+    let corpus: Vec<_> = github_corpus().into_iter().take(10).collect();
+    let now = now_ms();
+    let old = append_at(&redis, now - 3 * 3_600_000, &corpus);
+    let recent = append_at(&redis, now - 60_000, &corpus[..5]);
+    let original: Value = redis::cmd("XRANGE")
+        .arg(STREAM)
+        .arg("-")
+        .arg("+")
+        .query(&mut redis.connection())
+        .unwrap();
+    let original = entries::from_entry_list(original);
+
+    // One group read everything and acknowledged all but the seventh old entry.
+    let mut sync = redis.connection();
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", STREAM, "app", "0"])
+        .query(&mut sync)
+        .unwrap();
+    let _: Value = redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "app", "c", "COUNT", "100", "STREAMS", STREAM, ">"])
+        .query(&mut sync)
+        .unwrap();
+    let acked: Vec<&String> = old
+        .iter()
+        .chain(&recent)
+        .filter(|id| **id != old[6])
+        .collect();
+    let _: usize = sync.xack(STREAM, "app", &acked).unwrap();
+
+    let budget = Budget::new(Duration::from_secs(60));
+    let first = compact::compact(&config, &mut conn, now, budget)
+        .await
+        .unwrap();
+    assert_eq!(first.entries, 6, "the head up to the unacknowledged entry");
+    assert_eq!(
+        warm_entries(&redis),
+        original[..6],
+        "byte-identical in the warm tier"
+    );
+    let hot: usize = sync.xlen(STREAM).unwrap();
+    assert_eq!(
+        hot, 9,
+        "the unacknowledged old entry, the three after it, five recent"
+    );
+    let lag = stats::groups(&mut conn, STREAM).await.unwrap()[0].lag;
+    assert_eq!(lag, Some(0), "lag stays a number after compaction");
+
+    let again = compact::compact(&config, &mut conn, now, budget)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.entries, 0,
+        "nothing moves while the entry is unacknowledged"
+    );
+
+    let _: usize = sync.xack(STREAM, "app", &[&old[6]]).unwrap();
+    let second = compact::compact(&config, &mut conn, now, budget)
+        .await
+        .unwrap();
+    assert_eq!(second.entries, 4);
+    assert_eq!(
+        warm_entries(&redis),
+        original[..10],
+        "all old entries, each once, in order"
+    );
+    let hot: Vec<String> = entries::from_entry_list(
+        redis::cmd("XRANGE")
+            .arg(STREAM)
+            .arg("-")
+            .arg("+")
+            .query(&mut sync)
+            .unwrap(),
+    )
+    .into_iter()
+    .map(|e| e.entry_id)
+    .collect();
+    assert_eq!(hot, recent, "recent entries stay hot");
+    assert!(
+        first.warm_bytes * 3 < first.raw_bytes,
+        "zstd pays: {first:?}"
+    );
+}
+
+#[tokio::test]
+async fn entries_a_group_has_not_read_stay_hot() {
+    let redis = RedisServer::start();
+    let config = config::parse(&format!("redis: {{url: \"{}\"}}", redis.url()), |_| None).unwrap();
+    let mut conn = RedisConn::open(&RedisConfig {
+        url: Some(redis.url()),
+        ..Default::default()
+    })
+    .unwrap();
+    let corpus: Vec<_> = github_corpus().into_iter().take(4).collect();
+    let now = now_ms();
+    append_at(&redis, now - 5 * 3_600_000, &corpus);
+    let mut sync = redis.connection();
+    // A group that has read (and acknowledged) only the first two entries.
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", STREAM, "slow", "0"])
+        .query(&mut sync)
+        .unwrap();
+    let read: Value = redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "slow", "c", "COUNT", "2", "STREAMS", STREAM, ">"])
+        .query(&mut sync)
+        .unwrap();
+    let ids: Vec<String> = entries::from_read_reply(read)
+        .into_iter()
+        .map(|e| e.entry_id)
+        .collect();
+    let _: usize = sync.xack(STREAM, "slow", &ids).unwrap();
+
+    let report = compact::compact(
+        &config,
+        &mut conn,
+        now,
+        Budget::new(Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.entries, 2);
+    assert_eq!(
+        sync.xlen::<_, usize>(STREAM).unwrap(),
+        2,
+        "undelivered entries stay hot"
+    );
+}
