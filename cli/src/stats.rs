@@ -1,5 +1,6 @@
-//! `hookline stats`: per partition, the stream's length, each consumer group's pending
-//! entries and lag, and the dead-letter stream's length.
+//! `hookline stats`: per partition, the stream's length, the dead-letter stream's length,
+//! the warm tier's segments and bytes, and each consumer group's consumers, pending entries
+//! and lag.
 
 use anyhow::Context;
 use hookline_shared::config::Config;
@@ -13,6 +14,8 @@ struct Row {
     stream: String,
     length: u64,
     dlq: u64,
+    warm_segments: u64,
+    warm_bytes: u64,
     groups: Vec<GroupStats>,
 }
 
@@ -25,6 +28,8 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
         let stream = keys.events(partition);
         let length = xlen(&mut conn, &stream).await?;
         let dlq = xlen(&mut conn, &keys.dlq(partition)).await?;
+        let (warm_segments, warm_bytes) =
+            hookline_jobs::compact::warm_usage(&mut conn, &keys, partition).await?;
         let groups = stats::groups(&mut conn, &stream)
             .await
             .with_context(|| format!("cannot read the groups of {stream}"))?;
@@ -33,6 +38,8 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
             stream,
             length,
             dlq,
+            warm_segments,
+            warm_bytes,
             groups,
         });
     }
@@ -45,20 +52,30 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
                     .iter()
                     .map(|g| json!({"name": g.name, "consumers": g.consumers, "pending": g.pending, "lag": g.lag}))
                     .collect();
-                json!({"partition": r.partition, "stream": r.stream, "length": r.length, "dlq": r.dlq, "groups": groups})
+                json!({"partition": r.partition, "stream": r.stream, "length": r.length, "dlq": r.dlq,
+                    "warm_segments": r.warm_segments, "warm_bytes": r.warm_bytes, "groups": groups})
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     println!(
-        "{:<5} {:<28} {:>10} {:>8}  {:<16} {:>9} {:>9} {:>9}",
-        "PART", "STREAM", "LENGTH", "DLQ", "GROUP", "CONSUMERS", "PENDING", "LAG"
+        "{:<5} {:<28} {:>10} {:>8} {:>9} {:>12}  {:<16} {:>9} {:>9} {:>9}",
+        "PART",
+        "STREAM",
+        "LENGTH",
+        "DLQ",
+        "WARM SEGS",
+        "WARM BYTES",
+        "GROUP",
+        "CONSUMERS",
+        "PENDING",
+        "LAG"
     );
     for r in rows {
         let head = format!(
-            "{:<5} {:<28} {:>10} {:>8}",
-            r.partition, r.stream, r.length, r.dlq
+            "{:<5} {:<28} {:>10} {:>8} {:>9} {:>12}",
+            r.partition, r.stream, r.length, r.dlq, r.warm_segments, r.warm_bytes
         );
         if r.groups.is_empty() {
             println!("{head}  (no groups)");

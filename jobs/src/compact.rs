@@ -162,3 +162,26 @@ async fn compact_partition(
     report.budget_spent = true;
     Ok(())
 }
+
+/// Segments and compressed bytes in a partition's warm tier.
+pub async fn warm_usage(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    partition: u16,
+) -> Result<(u64, u64), CompactError> {
+    let members: Vec<String> = redis::cmd("ZRANGE")
+        .arg(keys.warm_index(partition))
+        .arg(0)
+        .arg(-1)
+        .query_async(conn)
+        .await?;
+    if members.is_empty() {
+        return Ok((0, 0));
+    }
+    let mut pipe = redis::pipe();
+    for member in &members {
+        pipe.cmd("STRLEN").arg(keys.warm_segment(partition, member));
+    }
+    let sizes: Vec<u64> = pipe.query_async(conn).await?;
+    Ok((members.len() as u64, sizes.iter().sum()))
+}

@@ -1,0 +1,119 @@
+//! `warmsize`: bytes per event in the hot tier (Redis `MEMORY USAGE` of the stream) and in the
+//! warm tier (compressed segments), for the GitHub corpus appended as ingest stores it.
+//! Prints one JSON line.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::Parser;
+use hookline_jobs::{Budget, compact};
+use hookline_shared::config::{self, RedisConfig};
+use hookline_shared::event::{Encoding, Event};
+use hookline_shared::redis::RedisConn;
+use hookline_shared::streams::Keys;
+
+/// Hot vs warm bytes per event on the corpus.
+#[derive(Debug, Parser)]
+struct Args {
+    /// redis://host:port of a private, empty server.
+    #[arg(long)]
+    url: String,
+    /// The GitHub corpus.
+    #[arg(long)]
+    corpus: PathBuf,
+    /// How many times to append the corpus (repeats compress better than real traffic: keep 1
+    /// for an honest ratio).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let groups: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&args.corpus)?)?;
+    let corpus: Vec<(String, Vec<u8>)> = groups
+        .iter()
+        .flat_map(|g| {
+            let name = g["name"].as_str().unwrap_or("unknown").to_owned();
+            g["examples"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |e| (name.clone(), serde_json::to_vec(e).unwrap_or_default()))
+        })
+        .collect();
+    let redis = RedisConfig {
+        url: Some(args.url.clone()),
+        ..Default::default()
+    };
+    let mut conn = RedisConn::open(&redis)?;
+    let keys = Keys::new("hookline");
+    let stream = keys.events(0);
+    let old = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64 - 3 * 3_600_000;
+    let mut count = 0u64;
+    for round in 0..args.rounds {
+        let mut pipe = redis::pipe();
+        for (i, (event_type, body)) in corpus.iter().enumerate() {
+            let event = Event {
+                id: uuid::Uuid::now_v7(),
+                tenant: "default".into(),
+                source: "github".into(),
+                provider: "github",
+                event_type: event_type.clone(),
+                delivery_id: Some(uuid::Uuid::now_v7().to_string()),
+                received_at_ms: old,
+                content_type: "application/json".into(),
+                headers: format!(
+                    r#"{{"x-github-event":"{event_type}","x-github-hook-id":"4242","user-agent":"GitHub-Hookshot/abc123"}}"#
+                ),
+                encoding: Encoding::Identity,
+                payload: Bytes::from(body.clone()),
+            };
+            let cmd = pipe
+                .cmd("XADD")
+                .arg(&stream)
+                .arg(format!("{old}-{}", round * corpus.len() + i));
+            for (name, value) in event.fields() {
+                cmd.arg(name).arg(&value[..]);
+            }
+            cmd.ignore();
+            count += 1;
+        }
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .context("append the corpus")?;
+    }
+    let hot: u64 = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg(&stream)
+        .arg("SAMPLES")
+        .arg(0)
+        .query_async(&mut conn)
+        .await?;
+    let config = config::parse(&format!("redis: {{url: \"{}\"}}", args.url), |_| None)?;
+    let now = old + 3 * 3_600_000;
+    let report = compact::compact(
+        &config,
+        &mut conn,
+        now,
+        Budget::new(Duration::from_secs(600)),
+    )
+    .await?;
+    let (segments, warm) = compact::warm_usage(&mut conn, &keys, 0).await?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "events": count,
+            "moved": report.entries,
+            "segments": segments,
+            "hot_bytes_per_event": hot as f64 / count as f64,
+            "warm_bytes_per_event": warm as f64 / count as f64,
+            "ratio": hot as f64 / warm.max(1) as f64,
+        })
+    );
+    Ok(())
+}
