@@ -57,6 +57,28 @@ enum Command {
         #[command(subcommand)]
         job: JobCommand,
     },
+    /// Re-append the events received in [--from, --to), from the warm and hot tiers, in their
+    /// original order, each with `replay_of` = the original event id (no de-duplication).
+    Replay {
+        /// Start, RFC 3339 (e.g. 2026-11-24T18:00:00Z), inclusive.
+        #[arg(long, value_parser = parse_time)]
+        from: u64,
+        /// End, RFC 3339, exclusive.
+        #[arg(long, value_parser = parse_time)]
+        to: u64,
+        /// Only events of this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Only events of this type.
+        #[arg(long)]
+        event_type: Option<String>,
+        /// Append to this stream instead of the events' own partition streams.
+        #[arg(long)]
+        to_stream: Option<String>,
+        /// Count the matching events without appending.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Inspect, retry or purge dead letters.
     Dlq {
         #[command(subcommand)]
@@ -93,6 +115,16 @@ enum JobCommand {
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     text.parse::<config::units::Duration>().map(|d| d.get())
+}
+
+/// An RFC 3339 time as ms since the epoch.
+fn parse_time(text: &str) -> Result<u64, String> {
+    let at = humantime::parse_rfc3339_weak(text)
+        .map_err(|e| format!("{e}; write e.g. 2026-11-24T18:00:00Z"))?;
+    Ok(at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_millis() as u64)
 }
 
 fn main() -> ExitCode {
@@ -168,6 +200,49 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             if report.budget_spent {
                 println!("budget spent; run again to continue");
+            }
+            Ok(())
+        }
+        Command::Replay {
+            from,
+            to,
+            source,
+            event_type,
+            to_stream,
+            dry_run,
+        } => {
+            let config = load(cli.config)?;
+            init_logs(&config);
+            anyhow::ensure!(from < to, "--from must be before --to");
+            let mut conn = hookline_shared::redis::RedisConn::open(&config.redis)?;
+            let keys = hookline_shared::streams::Keys::new(config.streams.prefix.clone());
+            let request = hookline_jobs::replay::ReplayRequest {
+                from_ms: from,
+                to_ms: to,
+                source,
+                event_type,
+                to_stream,
+                dry_run,
+            };
+            let report = hookline_jobs::replay::replay(
+                &mut conn,
+                &keys,
+                config.streams.partitions,
+                &request,
+                |n| {
+                    eprintln!("replayed {n} events…");
+                },
+            )
+            .await?;
+            match dry_run {
+                true => println!(
+                    "{} event(s) match; nothing appended (dry run)",
+                    report.matched
+                ),
+                false => println!(
+                    "replayed {} of {} matching event(s)",
+                    report.appended, report.matched
+                ),
             }
             Ok(())
         }

@@ -142,3 +142,44 @@ fn job_compact_reports_what_it_moved() {
     let bad = hookline(&["job", "compact", "--budget", "soon"], "");
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn replay_counts_on_a_dry_run_and_refuses_bad_times() {
+    let redis = RedisServer::start();
+    let config = format!("redis: {{url: \"{}\"}}\n", redis.url());
+    let out = hookline(
+        &[
+            "replay",
+            "--from",
+            "2026-11-24T00:00:00Z",
+            "--to",
+            "2026-11-25T00:00:00Z",
+            "--dry-run",
+        ],
+        &config,
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("0 event(s) match"));
+    let bad = hookline(
+        &[
+            "replay",
+            "--from",
+            "yesterday",
+            "--to",
+            "2026-11-25T00:00:00Z",
+        ],
+        &config,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let backwards = hookline(
+        &[
+            "replay",
+            "--from",
+            "2026-11-25T00:00:00Z",
+            "--to",
+            "2026-11-24T00:00:00Z",
+        ],
+        &config,
+    );
+    assert_eq!(backwards.status.code(), Some(1));
+}

@@ -13,9 +13,9 @@ use hookline_shared::consumer::stats;
 use hookline_shared::entries;
 use hookline_shared::redis::RedisConn;
 use hookline_shared::streams::Keys;
-use redis::{RedisError, Script, Value};
+use redis::{Script, Value};
 
-use crate::{Budget, segment};
+use crate::{Budget, JobError, segment};
 
 static COMPACT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("compact.lua")));
 
@@ -37,22 +37,11 @@ pub struct CompactReport {
     pub budget_spent: bool,
 }
 
-/// Why compaction failed; what was compacted before the failure stays compacted.
-#[derive(Debug, thiserror::Error)]
-pub enum CompactError {
-    /// Redis failed.
-    #[error("redis: {0}")]
-    Redis(#[from] RedisError),
-    /// A stream entry id that is not `ms-seq`.
-    #[error("unexpected stream id {0:?}")]
-    BadId(String),
-}
-
 /// A stream entry id.
 type Id = (u64, u64);
 
-fn parse_id(text: &str) -> Result<Id, CompactError> {
-    let bad = || CompactError::BadId(text.to_owned());
+fn parse_id(text: &str) -> Result<Id, JobError> {
+    let bad = || JobError::BadId(text.to_owned());
     let (ms, seq) = text.split_once('-').ok_or_else(bad)?;
     Ok((
         ms.parse().map_err(|_| bad())?,
@@ -70,7 +59,7 @@ pub async fn compact(
     conn: &mut RedisConn,
     now_ms: u64,
     budget: Budget,
-) -> Result<CompactReport, CompactError> {
+) -> Result<CompactReport, JobError> {
     let keys = Keys::new(config.streams.prefix.clone());
     let cutoff = now_ms.saturating_sub(config.lifecycle.hot.get().as_millis() as u64);
     let mut report = CompactReport::default();
@@ -86,7 +75,7 @@ pub async fn compact(
 
 /// The first id that must stay hot: the age cutoff, or an entry some group has not
 /// acknowledged, whichever comes first.
-async fn keep_from(conn: &mut RedisConn, stream: &str, cutoff: Id) -> Result<Id, CompactError> {
+async fn keep_from(conn: &mut RedisConn, stream: &str, cutoff: Id) -> Result<Id, JobError> {
     let mut bound = cutoff;
     for group in stats::groups(conn, stream).await? {
         let summary: (u64, Option<String>, Value, Value) = redis::cmd("XPENDING")
@@ -113,7 +102,7 @@ async fn compact_partition(
     cutoff: Id,
     budget: Budget,
     report: &mut CompactReport,
-) -> Result<(), CompactError> {
+) -> Result<(), JobError> {
     let stream = keys.events(partition);
     let bound = keep_from(conn, &stream, cutoff).await?;
     while !budget.spent() {
@@ -168,7 +157,7 @@ pub async fn warm_usage(
     conn: &mut RedisConn,
     keys: &Keys,
     partition: u16,
-) -> Result<(u64, u64), CompactError> {
+) -> Result<(u64, u64), JobError> {
     let members: Vec<String> = redis::cmd("ZRANGE")
         .arg(keys.warm_index(partition))
         .arg(0)

@@ -5,12 +5,25 @@
 //! # Layout
 //! - [`segment`]: the warm tier's segment format (length-prefixed entries, zstd).
 //! - [`compact`]: hot → warm.
+//! - [`replay`]: re-append a time range from the warm and hot tiers.
 #![forbid(unsafe_code)]
 
 pub mod compact;
+pub mod replay;
 pub mod segment;
 
 use std::time::{Duration, Instant};
+
+/// Why a job failed; what it finished before the failure stays done.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Redis failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// A stream entry id that is not `ms-seq`.
+    #[error("unexpected stream id {0:?}")]
+    BadId(String),
+}
 
 /// How long a job run may work before it stops at the next safe point.
 #[derive(Debug, Clone, Copy)]
