@@ -1,0 +1,98 @@
+//! Lifecycle jobs as processes: `hookline job compact` killed with SIGKILL at several points
+//! and run again neither loses nor doubles an event.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use hookline_tests::{RedisServer, STREAM, append_entries, wait_until};
+use redis::Commands;
+
+const EVENTS: usize = 20_000;
+
+fn segments(redis: &RedisServer) -> usize {
+    redis.connection().zcard("hookline:warm:{0}:index").unwrap()
+}
+
+/// Entry ids in the hot stream and in every warm segment.
+fn tiers(redis: &RedisServer) -> (Vec<String>, Vec<String>) {
+    let mut conn = redis.connection();
+    let hot: redis::Value = redis::cmd("XRANGE")
+        .arg(STREAM)
+        .arg("-")
+        .arg("+")
+        .query(&mut conn)
+        .unwrap();
+    let hot = hookline_shared::entries::from_entry_list(hot)
+        .into_iter()
+        .map(|e| e.entry_id)
+        .collect();
+    let members: Vec<String> = conn.zrange("hookline:warm:{0}:index", 0, -1).unwrap();
+    let warm = members
+        .iter()
+        .flat_map(|m| {
+            let blob: Vec<u8> = conn.get(format!("hookline:warm:{{0}}:seg:{m}")).unwrap();
+            hookline_jobs::segment::decode(&blob)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.entry_id)
+        })
+        .collect();
+    (hot, warm)
+}
+
+fn assert_each_event_in_exactly_one_tier(redis: &RedisServer, originals: &HashSet<String>) {
+    let (hot, warm) = tiers(redis);
+    let all: Vec<&String> = hot.iter().chain(&warm).collect();
+    let distinct: HashSet<&String> = all.iter().copied().collect();
+    assert_eq!(
+        all.len(),
+        distinct.len(),
+        "no event in two tiers or twice in one"
+    );
+    assert_eq!(
+        distinct.len(),
+        originals.len(),
+        "no event lost ({} hot, {} warm)",
+        hot.len(),
+        warm.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compact_killed_at_several_points_loses_and_doubles_nothing() {
+    let redis = RedisServer::start();
+    append_entries(&redis, EVENTS);
+    let (originals, _) = tiers(&redis);
+    let originals: HashSet<String> = originals.into_iter().collect();
+    let mut config = tempfile::NamedTempFile::new().unwrap();
+    // Everything is old enough at once; no consumer group holds anything back.
+    write!(config, "redis: {{url: \"{}\"}}\nlifecycle: {{hot: 1ms, warm: 1h}}\nobservability: {{log_level: warn}}\n", redis.url()).unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_hookline"))
+            .args(["job", "compact", "--config"])
+            .arg(config.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    for kill_after in [1, 8, 30] {
+        let mut job = run();
+        wait_until(
+            "segments written before the kill",
+            Duration::from_secs(60),
+            || async { (segments(&redis) >= kill_after).then_some(()) },
+        )
+        .await;
+        job.kill().unwrap(); // SIGKILL, wherever it is
+        job.wait().unwrap();
+        assert_each_event_in_exactly_one_tier(&redis, &originals);
+    }
+    assert!(run().wait().unwrap().success());
+    let (hot, warm) = tiers(&redis);
+    assert!(hot.is_empty(), "{} entries left hot", hot.len());
+    assert_eq!(warm.len(), EVENTS);
+    assert_each_event_in_exactly_one_tier(&redis, &originals);
+}
