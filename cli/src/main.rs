@@ -111,6 +111,12 @@ enum JobCommand {
         #[arg(long, default_value = "14m", value_parser = parse_duration)]
         budget: std::time::Duration,
     },
+    /// Warm → cold: regroup old warm segments into verified `.jsonl.zst` objects in the archive.
+    Archive {
+        /// Stop at the next batch boundary after this long; the next run carries on.
+        #[arg(long, default_value = "14m", value_parser = parse_duration)]
+        budget: std::time::Duration,
+    },
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -197,6 +203,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "compacted {} entries into {} segment(s): {} bytes -> {} bytes warm ({ratio:.1}x)",
                 report.entries, report.segments, report.raw_bytes, report.warm_bytes
+            );
+            if report.budget_spent {
+                println!("budget spent; run again to continue");
+            }
+            Ok(())
+        }
+        Command::Job {
+            job: JobCommand::Archive { budget },
+        } => {
+            let config = load(cli.config)?;
+            init_logs(&config);
+            let store = hookline_jobs::archive::store_for(&config)
+                .map_err(|why| ConfigError::at("lifecycle.archive", why))?;
+            let Some(store) = store else {
+                println!("lifecycle.archive is not set: nothing to archive");
+                return Ok(());
+            };
+            let mut conn = hookline_shared::redis::RedisConn::open(&config.redis)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis() as u64;
+            let budget = hookline_jobs::Budget::new(budget);
+            let report =
+                hookline_jobs::archive::archive(&config, &mut conn, store.as_ref(), now, budget)
+                    .await?;
+            println!(
+                "archived {} entries from {} segment(s) into {} object(s), {} bytes",
+                report.entries, report.segments, report.objects, report.bytes
             );
             if report.budget_spent {
                 println!("budget spent; run again to continue");

@@ -183,3 +183,25 @@ fn replay_counts_on_a_dry_run_and_refuses_bad_times() {
     );
     assert_eq!(backwards.status.code(), Some(1));
 }
+
+#[test]
+fn job_archive_without_an_archive_does_nothing_and_says_so() {
+    let redis = RedisServer::start();
+    let out = hookline(
+        &["job", "archive"],
+        &format!("redis: {{url: \"{}\"}}\n", redis.url()),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("lifecycle.archive is not set"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "redis: {{url: \"{}\"}}\nlifecycle: {{archive: \"file://{}\"}}\n",
+        redis.url(),
+        dir.path().display()
+    );
+    let out = hookline(&["job", "archive"], &config);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("archived 0 entries"),
+        "{out:?}"
+    );
+}

@@ -5,9 +5,11 @@
 //! # Layout
 //! - [`segment`]: the warm tier's segment format (length-prefixed entries, zstd).
 //! - [`compact`]: hot → warm.
+//! - [`archive`]: warm → cold (`.jsonl.zst` objects with manifests).
 //! - [`replay`]: re-append a time range from the warm and hot tiers.
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod compact;
 pub mod replay;
 pub mod segment;

@@ -1,0 +1,182 @@
+//! `archive`: warm → cold. Per partition, warm segments whose newest entry is older than
+//! `lifecycle.warm` are regrouped by tenant, source and UTC hour into `.jsonl.zst` objects
+//! with manifests ([`object`]), stored, read back and verified (size and SHA-256), and only
+//! then are those segments deleted — all of one batch in one atomic step, so a run killed
+//! anywhere leaves either the whole batch warm (and the next run rewrites the same objects
+//! under the same keys) or the whole batch cold.
+
+pub mod object;
+pub mod store;
+
+use hookline_shared::config::Config;
+use hookline_shared::redis::RedisConn;
+use hookline_shared::streams::Keys;
+use sha2::{Digest, Sha256};
+
+use crate::{Budget, JobError, segment};
+pub use store::{ArchiveStore, FileStore, StoreError};
+
+/// Segments archived together (and deleted together).
+pub const BATCH: usize = 32;
+
+/// What an archive run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveReport {
+    /// Warm segments moved to cold.
+    pub segments: u64,
+    /// Objects written.
+    pub objects: u64,
+    /// Entries archived.
+    pub entries: u64,
+    /// Compressed bytes written.
+    pub bytes: u64,
+    /// Whether the run stopped because its budget was spent.
+    pub budget_spent: bool,
+}
+
+/// Why archiving failed; nothing of the failing batch was deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// Redis failed.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// The store failed or returned something else than was written.
+    #[error("archive store: {0}")]
+    Store(#[from] StoreError),
+    /// A warm segment could not be read.
+    #[error("warm segment {0} is unreadable: {1}")]
+    Segment(String, segment::SegmentError),
+}
+
+impl From<redis::RedisError> for ArchiveError {
+    fn from(e: redis::RedisError) -> Self {
+        Self::Job(e.into())
+    }
+}
+
+/// The store named by `lifecycle.archive`, if any.
+pub fn store_for(config: &Config) -> Result<Option<Box<dyn ArchiveStore>>, String> {
+    match config.lifecycle.archive.as_deref() {
+        None => Ok(None),
+        Some(url) => match url.strip_prefix("file://") {
+            Some(path) => Ok(Some(Box::new(FileStore::new(path)))),
+            None => Err(format!(
+                "lifecycle.archive: {url} — only file:// archives are in this build so far"
+            )),
+        },
+    }
+}
+
+/// Archives every partition's old warm segments; `now_ms` is the current time.
+pub async fn archive(
+    config: &Config,
+    conn: &mut RedisConn,
+    store: &dyn ArchiveStore,
+    now_ms: u64,
+    budget: Budget,
+) -> Result<ArchiveReport, ArchiveError> {
+    let keys = Keys::new(config.streams.prefix.clone());
+    let cutoff = now_ms.saturating_sub(config.lifecycle.warm.get().as_millis() as u64);
+    let mut report = ArchiveReport::default();
+    for partition in 0..config.streams.partitions {
+        loop {
+            if budget.spent() {
+                report.budget_spent = true;
+                return Ok(report);
+            }
+            // Index scores are each segment's newest entry time; an old score means the whole
+            // segment is old.
+            let members: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+                .arg(keys.warm_index(partition))
+                .arg("-inf")
+                .arg(format!("({cutoff}"))
+                .arg("LIMIT")
+                .arg(0)
+                .arg(BATCH)
+                .query_async(conn)
+                .await?;
+            if members.is_empty() {
+                break;
+            }
+            archive_batch(conn, &keys, partition, &members, store, &mut report).await?;
+        }
+    }
+    Ok(report)
+}
+
+async fn archive_batch(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    partition: u16,
+    members: &[String],
+    store: &dyn ArchiveStore,
+    report: &mut ArchiveReport,
+) -> Result<(), ArchiveError> {
+    let mut entries = Vec::new();
+    for member in members {
+        let blob: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(keys.warm_segment(partition, member))
+            .query_async(conn)
+            .await?;
+        let Some(blob) = blob else { continue };
+        entries
+            .extend(segment::decode(&blob).map_err(|e| ArchiveError::Segment(member.clone(), e))?);
+    }
+    let objects = object::build(partition, &entries);
+    for object in &objects {
+        let manifest = serde_json::to_vec_pretty(&object.manifest).expect("manifests serialize");
+        store.put(&object.key, object.body.clone()).await?;
+        store.put(&object.manifest_key(), manifest).await?;
+        verify(store, object).await?;
+    }
+    // Every object of the batch is stored and verified: now the segments may go, together.
+    let mut delete = redis::pipe();
+    delete.atomic();
+    for member in members {
+        delete
+            .cmd("DEL")
+            .arg(keys.warm_segment(partition, member))
+            .ignore();
+        delete
+            .cmd("ZREM")
+            .arg(keys.warm_index(partition))
+            .arg(member)
+            .ignore();
+    }
+    delete.query_async::<()>(conn).await?;
+    let bytes: u64 = objects.iter().map(|o| o.manifest.bytes).sum();
+    metrics::counter!(hookline_shared::metrics::LIFECYCLE_BYTES, "tier" => "cold").increment(bytes);
+    tracing::info!(
+        partition,
+        segments = members.len(),
+        objects = objects.len(),
+        bytes,
+        "archived"
+    );
+    report.segments += members.len() as u64;
+    report.objects += objects.len() as u64;
+    report.entries += entries.len() as u64;
+    report.bytes += bytes;
+    Ok(())
+}
+
+/// Reads an object back and checks its size and the SHA-256 of its content.
+async fn verify(store: &dyn ArchiveStore, object: &object::ColdObject) -> Result<(), ArchiveError> {
+    let mismatch = |reason: &str| StoreError {
+        key: object.key.clone(),
+        reason: reason.to_owned(),
+    };
+    let stored = store
+        .get(&object.key)
+        .await?
+        .ok_or_else(|| mismatch("missing right after it was written"))?;
+    if stored.len() as u64 != object.manifest.bytes {
+        return Err(mismatch("size differs from what was written").into());
+    }
+    let text =
+        zstd::stream::decode_all(&stored[..]).map_err(|_| mismatch("does not decompress"))?;
+    if hex::encode(Sha256::digest(&text)) != object.manifest.sha256 {
+        return Err(mismatch("SHA-256 differs from the manifest").into());
+    }
+    Ok(())
+}

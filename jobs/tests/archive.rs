@@ -1,0 +1,188 @@
+//! Archiving warm segments to a `file://` store against a real redis-server.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hookline_jobs::archive::{self, FileStore, object};
+use hookline_jobs::{Budget, compact};
+use hookline_shared::config::{self, Config, RedisConfig};
+use hookline_shared::redis::RedisConn;
+use hookline_tests::{RedisServer, STREAM, github_corpus};
+use redis::Commands;
+use sha2::{Digest, Sha256};
+
+const HOUR: u64 = 3_600_000;
+
+/// Appends the corpus with ids and `received_at` spread over two hours ending `end_ms`.
+fn append_corpus(redis: &RedisServer, end_ms: u64) -> Vec<(String, Vec<u8>)> {
+    let corpus = github_corpus();
+    let mut conn = redis.connection();
+    let start = end_ms - 2 * HOUR;
+    for (i, (event_type, body)) in corpus.iter().enumerate() {
+        let at = start + i as u64 * (2 * HOUR / corpus.len() as u64);
+        let _: String = redis::cmd("XADD")
+            .arg(STREAM)
+            .arg(format!("{at}-0"))
+            .arg(&[
+                ("v", "1"),
+                ("id", &format!("evt-{i}")),
+                ("tenant", "acme"),
+                ("source", "github"),
+            ])
+            .arg(&[
+                ("event_type", event_type.as_str()),
+                ("received_at", &at.to_string()),
+            ])
+            .arg("payload")
+            .arg(body)
+            .query(&mut conn)
+            .unwrap();
+    }
+    corpus
+}
+
+fn setup(redis: &RedisServer) -> (Config, RedisConn) {
+    let config = config::parse(
+        &format!(
+            "redis: {{url: \"{}\"}}\nlifecycle: {{hot: 2h, warm: 24h}}",
+            redis.url()
+        ),
+        |_| None,
+    )
+    .unwrap();
+    let conn = RedisConn::open(&RedisConfig {
+        url: Some(redis.url()),
+        ..Default::default()
+    })
+    .unwrap();
+    (config, conn)
+}
+
+#[tokio::test]
+async fn archive_writes_the_documented_keys_with_matching_manifests_and_empties_warm() {
+    let redis = RedisServer::start();
+    let (config, mut conn) = setup(&redis);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let old = now - 30 * HOUR;
+    let corpus = append_corpus(&redis, old);
+    let budget = Budget::new(Duration::from_secs(60));
+    assert_eq!(
+        compact::compact(&config, &mut conn, now, budget)
+            .await
+            .unwrap()
+            .entries,
+        corpus.len() as u64
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path());
+    let report = archive::archive(&config, &mut conn, &store, now, budget)
+        .await
+        .unwrap();
+    assert_eq!(report.entries, corpus.len() as u64);
+    assert!(
+        report.objects >= 2,
+        "two hours, at least two objects: {report:?}"
+    );
+
+    let mut archived = Vec::new();
+    for file in walk(dir.path()) {
+        let name = file
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if name.ends_with(".manifest.json") {
+            continue;
+        }
+        let parts: Vec<&str> = name.split('/').collect();
+        assert_eq!(&parts[..2], ["tenant=acme", "source=github"], "{name}");
+        assert!(
+            parts[2].starts_with("date=") && parts[3].starts_with("hour="),
+            "{name}"
+        );
+        assert!(
+            parts[4].starts_with("0-") && parts[4].ends_with(".jsonl.zst"),
+            "{name}"
+        );
+        let body = std::fs::read(&file).unwrap();
+        let manifest: object::Manifest = serde_json::from_slice(
+            &std::fs::read(format!("{}.manifest.json", file.display())).unwrap(),
+        )
+        .unwrap();
+        let entries = object::read(&body).unwrap();
+        let text = zstd::stream::decode_all(&body[..]).unwrap();
+        assert_eq!(manifest.count, entries.len() as u64);
+        assert_eq!(manifest.bytes, body.len() as u64);
+        assert_eq!(manifest.sha256, hex::encode(Sha256::digest(&text)));
+        assert_eq!(
+            (&manifest.first_id, &manifest.last_id),
+            (&entries[0].entry_id, &entries[entries.len() - 1].entry_id)
+        );
+        archived.extend(entries);
+    }
+    archived.sort_by_key(|e| e.text("id")[4..].parse::<usize>().unwrap());
+    assert_eq!(archived.len(), corpus.len(), "every event once");
+    for (event, (_, body)) in archived.iter().zip(&corpus) {
+        assert_eq!(
+            event.payload(),
+            &body[..],
+            "{} byte-identical",
+            event.text("id")
+        );
+    }
+    let mut sync = redis.connection();
+    assert_eq!(
+        sync.zcard::<_, usize>("hookline:warm:{0}:index").unwrap(),
+        0,
+        "warm index empty"
+    );
+    let left: Vec<String> = sync.keys("hookline:warm:*").unwrap();
+    assert!(left.is_empty(), "warm segments gone: {left:?}");
+}
+
+#[tokio::test]
+async fn a_failing_store_deletes_nothing() {
+    let redis = RedisServer::start();
+    let (config, mut conn) = setup(&redis);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    append_corpus(&redis, now - 30 * HOUR);
+    let budget = Budget::new(Duration::from_secs(60));
+    compact::compact(&config, &mut conn, now, budget)
+        .await
+        .unwrap();
+    let segments: usize = redis.connection().zcard("hookline:warm:{0}:index").unwrap();
+
+    // A store whose root is a file cannot create directories below it.
+    let blocker = tempfile::NamedTempFile::new().unwrap();
+    let result = archive::archive(
+        &config,
+        &mut conn,
+        &FileStore::new(blocker.path()),
+        now,
+        budget,
+    )
+    .await;
+    assert!(result.is_err(), "the run fails");
+    let after: usize = redis.connection().zcard("hookline:warm:{0}:index").unwrap();
+    assert_eq!(after, segments, "every segment stays warm");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
