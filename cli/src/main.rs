@@ -215,6 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(cli.config)?;
             init_logs(&config);
             let store = hookline_jobs::archive::store_for(&config)
+                .await
                 .map_err(|why| ConfigError::at("lifecycle.archive", why))?;
             let Some(store) = store else {
                 println!("lifecycle.archive is not set: nothing to archive");

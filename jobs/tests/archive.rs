@@ -2,11 +2,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hookline_jobs::archive::{self, FileStore, object};
+use hookline_jobs::archive::{self, ArchiveStore, FileStore, S3Store, object};
 use hookline_jobs::{Budget, compact};
 use hookline_shared::config::{self, Config, RedisConfig};
 use hookline_shared::redis::RedisConn;
-use hookline_tests::{RedisServer, STREAM, github_corpus};
+use hookline_tests::{MotoServer, RedisServer, STREAM, github_corpus};
 use redis::Commands;
 use sha2::{Digest, Sha256};
 
@@ -57,16 +57,16 @@ fn setup(redis: &RedisServer) -> (Config, RedisConn) {
     (config, conn)
 }
 
-#[tokio::test]
-async fn archive_writes_the_documented_keys_with_matching_manifests_and_empties_warm() {
+/// Compacts and archives the corpus into `store`, then checks keys, manifests, contents and
+/// that the warm tier is empty.
+async fn archive_and_check(store: &dyn ArchiveStore) {
     let redis = RedisServer::start();
     let (config, mut conn) = setup(&redis);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    let old = now - 30 * HOUR;
-    let corpus = append_corpus(&redis, old);
+    let corpus = append_corpus(&redis, now - 30 * HOUR);
     let budget = Budget::new(Duration::from_secs(60));
     assert_eq!(
         compact::compact(&config, &mut conn, now, budget)
@@ -76,9 +76,7 @@ async fn archive_writes_the_documented_keys_with_matching_manifests_and_empties_
         corpus.len() as u64
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = FileStore::new(dir.path());
-    let report = archive::archive(&config, &mut conn, &store, now, budget)
+    let report = archive::archive(&config, &mut conn, store, now, budget)
         .await
         .unwrap();
     assert_eq!(report.entries, corpus.len() as u64);
@@ -88,28 +86,22 @@ async fn archive_writes_the_documented_keys_with_matching_manifests_and_empties_
     );
 
     let mut archived = Vec::new();
-    for file in walk(dir.path()) {
-        let name = file
-            .strip_prefix(dir.path())
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        if name.ends_with(".manifest.json") {
-            continue;
-        }
+    let keys = store.list("").await.unwrap();
+    for name in keys.iter().filter(|k| k.ends_with(".jsonl.zst")) {
         let parts: Vec<&str> = name.split('/').collect();
         assert_eq!(&parts[..2], ["tenant=acme", "source=github"], "{name}");
         assert!(
             parts[2].starts_with("date=") && parts[3].starts_with("hour="),
             "{name}"
         );
-        assert!(
-            parts[4].starts_with("0-") && parts[4].ends_with(".jsonl.zst"),
-            "{name}"
-        );
-        let body = std::fs::read(&file).unwrap();
+        assert!(parts[4].starts_with("0-"), "{name}");
+        let body = store.get(name).await.unwrap().unwrap();
         let manifest: object::Manifest = serde_json::from_slice(
-            &std::fs::read(format!("{}.manifest.json", file.display())).unwrap(),
+            &store
+                .get(&format!("{name}.manifest.json"))
+                .await
+                .unwrap()
+                .unwrap(),
         )
         .unwrap();
         let entries = object::read(&body).unwrap();
@@ -123,6 +115,11 @@ async fn archive_writes_the_documented_keys_with_matching_manifests_and_empties_
         );
         archived.extend(entries);
     }
+    assert_eq!(
+        keys.len(),
+        2 * report.objects as usize,
+        "an object and a manifest each"
+    );
     archived.sort_by_key(|e| e.text("id")[4..].parse::<usize>().unwrap());
     assert_eq!(archived.len(), corpus.len(), "every event once");
     for (event, (_, body)) in archived.iter().zip(&corpus) {
@@ -141,6 +138,55 @@ async fn archive_writes_the_documented_keys_with_matching_manifests_and_empties_
     );
     let left: Vec<String> = sync.keys("hookline:warm:*").unwrap();
     assert!(left.is_empty(), "warm segments gone: {left:?}");
+}
+
+#[tokio::test]
+async fn archive_to_a_directory_writes_the_documented_keys_and_empties_warm() {
+    let dir = tempfile::tempdir().unwrap();
+    archive_and_check(&FileStore::new(dir.path())).await;
+}
+
+#[tokio::test]
+async fn archive_to_s3_writes_the_documented_keys_and_empties_warm() {
+    let moto = MotoServer::start();
+    moto.client()
+        .create_bucket()
+        .bucket("archive")
+        .send()
+        .await
+        .unwrap();
+    archive_and_check(&S3Store::new(moto.client(), "archive", "hookline")).await;
+}
+
+#[tokio::test]
+async fn an_s3_outage_fails_the_run_and_deletes_nothing() {
+    let redis = RedisServer::start();
+    let (config, mut conn) = setup(&redis);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    append_corpus(&redis, now - 30 * HOUR);
+    let budget = Budget::new(Duration::from_secs(60));
+    compact::compact(&config, &mut conn, now, budget)
+        .await
+        .unwrap();
+    let segments: usize = redis.connection().zcard("hookline:warm:{0}:index").unwrap();
+    let mut moto = MotoServer::start();
+    moto.client()
+        .create_bucket()
+        .bucket("archive")
+        .send()
+        .await
+        .unwrap();
+    let store = S3Store::new(moto.client(), "archive", "hookline");
+    moto.stop();
+    let error = archive::archive(&config, &mut conn, &store, now, budget)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().starts_with("archive store:"), "{error}");
+    let after: usize = redis.connection().zcard("hookline:warm:{0}:index").unwrap();
+    assert_eq!(after, segments, "every segment stays warm");
 }
 
 #[tokio::test]
@@ -171,18 +217,4 @@ async fn a_failing_store_deletes_nothing() {
     assert!(result.is_err(), "the run fails");
     let after: usize = redis.connection().zcard("hookline:warm:{0}:index").unwrap();
     assert_eq!(after, segments, "every segment stays warm");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files.sort();
-    files
 }

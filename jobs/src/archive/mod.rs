@@ -14,7 +14,7 @@ use hookline_shared::streams::Keys;
 use sha2::{Digest, Sha256};
 
 use crate::{Budget, JobError, segment};
-pub use store::{ArchiveStore, FileStore, StoreError};
+pub use store::{ArchiveStore, FileStore, S3Store, StoreError};
 
 /// Segments archived together (and deleted together).
 pub const BATCH: usize = 32;
@@ -55,14 +55,16 @@ impl From<redis::RedisError> for ArchiveError {
 }
 
 /// The store named by `lifecycle.archive`, if any.
-pub fn store_for(config: &Config) -> Result<Option<Box<dyn ArchiveStore>>, String> {
-    match config.lifecycle.archive.as_deref() {
+pub async fn store_for(config: &Config) -> Result<Option<Box<dyn ArchiveStore>>, String> {
+    let lifecycle = &config.lifecycle;
+    match lifecycle.archive.as_deref() {
         None => Ok(None),
+        Some(url) if url.starts_with("s3://") => {
+            Ok(Some(Box::new(S3Store::from_url(url, &lifecycle.s3).await?)))
+        }
         Some(url) => match url.strip_prefix("file://") {
             Some(path) => Ok(Some(Box::new(FileStore::new(path)))),
-            None => Err(format!(
-                "lifecycle.archive: {url} — only file:// archives are in this build so far"
-            )),
+            None => Err("must be s3://bucket/prefix or file:///path".to_owned()),
         },
     }
 }

@@ -21,6 +21,8 @@ pub trait ArchiveStore: Send + Sync + std::fmt::Debug {
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
     /// Reads an object back, `None` when absent.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Keys of the objects whose key starts with `prefix`, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
 }
 
 /// Objects as files below a directory (`lifecycle.archive: file:///path`).
@@ -78,10 +80,185 @@ impl ArchiveStore for FileStore {
             }),
         }
     }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let (root, wanted) = (self.root.clone(), prefix.to_owned());
+        let fail = |reason: String| StoreError {
+            key: prefix.to_owned(),
+            reason,
+        };
+        let walked = tokio::task::spawn_blocking(move || {
+            let mut keys = Vec::new();
+            walk(&root, &root, &mut keys)?;
+            keys.retain(|k: &String| k.starts_with(&wanted) && !k.contains(".partial-"));
+            keys.sort();
+            Ok::<_, std::io::Error>(keys)
+        })
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+        walked.map_err(|e| fail(e.to_string()))
+    }
+}
+
+/// Collects the keys (paths relative to `root`, `/`-separated) of every file below `dir`.
+fn walk(root: &Path, dir: &Path, keys: &mut Vec<String>) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(root, &path, keys)?;
+        } else if let Ok(relative) = path.strip_prefix(root) {
+            keys.push(
+                relative
+                    .to_string_lossy()
+                    .replace(std::path::MAIN_SEPARATOR, "/"),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn partial_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".partial-{}", std::process::id()));
     path.with_file_name(name)
+}
+
+/// Objects in an S3 bucket below a prefix (`lifecycle.archive: s3://bucket/prefix`), through
+/// aws-sdk-s3 with the SDK's standard retries (exponential backoff).
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3Store {
+    /// A store over `client` writing below `s3://{bucket}/{prefix}`.
+    pub fn new(
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        let prefix: String = prefix.into();
+        Self {
+            client,
+            bucket: bucket.into(),
+            prefix: prefix.trim_matches('/').to_owned(),
+        }
+    }
+
+    /// A store for `s3://bucket/prefix`, with credentials from the usual AWS chain and the
+    /// overrides of `lifecycle.s3` (endpoint, region, path-style addressing).
+    pub async fn from_url(
+        url: &str,
+        settings: &hookline_shared::config::S3Config,
+    ) -> Result<Self, String> {
+        let rest = url.strip_prefix("s3://").ok_or("not an s3:// URL")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &settings.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &settings.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let shared = loader.load().await;
+        let config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(settings.force_path_style)
+            .build();
+        Ok(Self::new(
+            aws_sdk_s3::Client::from_conf(config),
+            bucket,
+            prefix,
+        ))
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}/{key}", self.prefix)
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ArchiveStore for S3Store {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError {
+                key: key.to_owned(),
+                reason: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+            })
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let fail = |reason: String| StoreError {
+            key: key.to_owned(),
+            reason,
+        };
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+        {
+            Ok(object) => {
+                let body = object
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(Some(body.into_bytes().to_vec()))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string())),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let fail = |reason: String| StoreError {
+            key: prefix.to_owned(),
+            reason,
+        };
+        let strip = if self.prefix.is_empty() {
+            0
+        } else {
+            self.prefix.len() + 1
+        };
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(self.full_key(prefix))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .map(|k| k[strip..].to_owned()),
+            );
+        }
+        keys.sort();
+        Ok(keys)
+    }
 }
