@@ -259,10 +259,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 to_stream,
                 dry_run,
             };
+            let archive = hookline_jobs::archive::store_for(&config)
+                .await
+                .map_err(|why| ConfigError::at("lifecycle.archive", why))?;
             let report = hookline_jobs::replay::replay(
                 &mut conn,
                 &keys,
                 config.streams.partitions,
+                archive.as_deref(),
                 &request,
                 |n| {
                     eprintln!("replayed {n} events…");

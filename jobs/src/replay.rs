@@ -3,8 +3,10 @@
 //! original event id. Replays bypass de-duplication. Without a target stream each event goes
 //! back to its own partition stream (and so to every consumer group).
 //!
-//! Matches are gathered in memory before appending, so a replay's range should fit in memory
-//! (its events, not the whole tier). The cold tier joins when the archive job exists.
+//! The tiers are read hot, then warm, then cold: an event that moves down a tier meanwhile is
+//! then seen twice rather than missed, and its (partition, stream id) drops the second
+//! sighting. Matches are gathered in memory before appending, so a replay's range should fit
+//! in memory (its events, not the whole tier).
 
 use hookline_shared::entries;
 use hookline_shared::event::StoredEvent;
@@ -12,8 +14,8 @@ use hookline_shared::redis::RedisConn;
 use hookline_shared::streams::Keys;
 use redis::Value;
 
-use crate::JobError;
-use crate::segment;
+use crate::archive::{ArchiveError, ArchiveStore, object};
+use crate::{JobError, segment};
 
 /// Stream ids are assigned at append time, a little after `received_at`; the hot and warm
 /// tiers are searched this much wider, then filtered on `received_at` exactly.
@@ -51,22 +53,30 @@ pub async fn replay(
     conn: &mut RedisConn,
     keys: &Keys,
     partitions: u16,
+    archive: Option<&dyn ArchiveStore>,
     request: &ReplayRequest,
     mut progress: impl FnMut(u64),
-) -> Result<ReplayReport, JobError> {
+) -> Result<ReplayReport, ArchiveError> {
     let mut matches: Vec<(u16, StoredEvent)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut keep = |partition: u16, event: StoredEvent| {
+        if admits(request, &event) && seen.insert((partition, event.entry_id.clone())) {
+            matches.push((partition, event));
+        }
+    };
     for partition in 0..partitions {
-        // Hot first, then warm: an entry compacted in between is then seen twice rather than
-        // missed, and the entry id drops the second sighting.
-        let mut seen = std::collections::HashSet::new();
-        let hot = hot(conn, keys, partition, request).await?;
-        for event in hot
-            .into_iter()
-            .chain(warm(conn, keys, partition, request).await?)
-        {
-            if admits(request, &event) && seen.insert(event.entry_id.clone()) {
-                matches.push((partition, event));
-            }
+        for event in hot(conn, keys, partition, request).await? {
+            keep(partition, event);
+        }
+    }
+    for partition in 0..partitions {
+        for event in warm(conn, keys, partition, request).await? {
+            keep(partition, event);
+        }
+    }
+    if let Some(store) = archive {
+        for (partition, event) in cold(store, request).await? {
+            keep(partition, event);
         }
     }
     matches.sort_by_key(|(_, e)| (received_at(e), parse(&e.entry_id)));
@@ -172,4 +182,48 @@ async fn hot(
         .query_async(conn)
         .await?;
     Ok(entries::from_entry_list(reply))
+}
+
+/// Events of cold objects whose hour may hold events of the range, with their partition.
+async fn cold(
+    store: &dyn ArchiveStore,
+    request: &ReplayRequest,
+) -> Result<Vec<(u16, StoredEvent)>, ArchiveError> {
+    let hour = |ms: u64| {
+        let stamp = humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+        );
+        let stamp = stamp.to_string();
+        format!("date={}/hour={}", &stamp[..10], &stamp[11..13])
+    };
+    // Keys sort by date and hour within a tenant and source, so the hour strings compare.
+    let (first, last) = (
+        hour(request.from_ms.saturating_sub(SLACK_MS)),
+        hour(request.to_ms + SLACK_MS),
+    );
+    let mut out = Vec::new();
+    for key in store.list("").await? {
+        let Some(name) = key.strip_suffix(".jsonl.zst") else {
+            continue;
+        };
+        let parts: Vec<&str> = name.split('/').collect();
+        let [_, _, date, hour_part, file] = parts[..] else {
+            continue;
+        };
+        let slot = format!("{date}/{hour_part}");
+        if slot < first || slot > last {
+            continue;
+        }
+        let Some(partition) = file.split('-').next().and_then(|p| p.parse::<u16>().ok()) else {
+            continue;
+        };
+        let Some(body) = store.get(&key).await? else {
+            continue;
+        };
+        match object::read(&body) {
+            Ok(events) => out.extend(events.into_iter().map(|e| (partition, e))),
+            Err(e) => tracing::error!(object = %key, error = %e, "unreadable cold object skipped"),
+        }
+    }
+    Ok(out)
 }

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hookline_jobs::archive::{self, FileStore};
+use hookline_jobs::compact::warm_usage;
 use hookline_jobs::replay::{ReplayRequest, replay};
 use hookline_jobs::{Budget, compact};
 use hookline_shared::config::{self, RedisConfig};
@@ -84,7 +86,9 @@ async fn a_range_spanning_warm_and_hot_replays_every_event_once_in_order() {
         to_stream: Some("replayed".into()),
         dry_run: true,
     };
-    let dry = replay(&mut conn, &keys, 1, &request, |_| {}).await.unwrap();
+    let dry = replay(&mut conn, &keys, 1, None, &request, |_| {})
+        .await
+        .unwrap();
     assert_eq!((dry.matched, dry.appended), (50, 0));
     assert!(
         all(&redis, "replayed").is_empty(),
@@ -95,6 +99,7 @@ async fn a_range_spanning_warm_and_hot_replays_every_event_once_in_order() {
         &mut conn,
         &keys,
         1,
+        None,
         &ReplayRequest {
             dry_run: false,
             ..request
@@ -124,5 +129,82 @@ async fn a_range_spanning_warm_and_hot_replays_every_event_once_in_order() {
             event.text("replay_of"),
             "a replay is a new event"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_range_spanning_cold_warm_and_hot_replays_every_event_once_in_order() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config::parse(
+        &format!(
+            "redis: {{url: \"{}\"}}\nlifecycle: {{hot: 2h, warm: 24h}}",
+            redis.url()
+        ),
+        |_| None,
+    )
+    .unwrap();
+    let mut conn = RedisConn::open(&RedisConfig {
+        url: Some(redis.url()),
+        ..Default::default()
+    })
+    .unwrap();
+    let corpus = github_corpus();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let (cold_at, warm_at, hot_at) = (now - 30 * 3_600_000, now - 4 * 3_600_000, now - 1_000);
+    append_at(&redis, cold_at, &corpus[..30]);
+    append_at(&redis, warm_at, &corpus[30..50]);
+    append_at(&redis, hot_at, &corpus[50..60]);
+    let budget = Budget::new(Duration::from_secs(60));
+    // Compacted as they would have been over time: the oldest first, in a segment of their own.
+    compact::compact(&config, &mut conn, cold_at + 3 * 3_600_000, budget)
+        .await
+        .unwrap();
+    compact::compact(&config, &mut conn, now, budget)
+        .await
+        .unwrap();
+    let store = FileStore::new(dir.path());
+    let archived = archive::archive(&config, &mut conn, &store, now, budget)
+        .await
+        .unwrap();
+    assert_eq!(archived.entries, 30, "the oldest events are cold");
+    assert_eq!(
+        warm_usage(&mut conn, &Keys::new("hookline"), 0)
+            .await
+            .unwrap()
+            .0,
+        1,
+        "the next ones warm"
+    );
+
+    let keys = Keys::new("hookline");
+    let request = ReplayRequest {
+        from_ms: cold_at,
+        to_ms: now,
+        source: None,
+        event_type: None,
+        to_stream: Some("replayed".into()),
+        dry_run: false,
+    };
+    let report = replay(&mut conn, &keys, 1, Some(&store), &request, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.appended, 60);
+    let replayed = all(&redis, "replayed");
+    let expected: Vec<u64> = (0..30)
+        .map(|i| cold_at + i)
+        .chain((0..20).map(|i| warm_at + i))
+        .chain((0..10).map(|i| hot_at + i))
+        .collect();
+    for (event, (at, (_, body))) in replayed.iter().zip(expected.iter().zip(&corpus[..60])) {
+        assert_eq!(
+            event.text("replay_of"),
+            format!("evt-{at}"),
+            "each once, in original order"
+        );
+        assert_eq!(event.payload(), &body[..], "byte-identical from every tier");
     }
 }
