@@ -96,3 +96,77 @@ async fn compact_killed_at_several_points_loses_and_doubles_nothing() {
     assert_eq!(warm.len(), EVENTS);
     assert_each_event_in_exactly_one_tier(&redis, &originals);
 }
+
+/// Every event in the archive directory's objects.
+fn cold_ids(dir: &std::path::Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().ends_with(".jsonl.zst") {
+                let objects =
+                    hookline_jobs::archive::object::read(&std::fs::read(&path).unwrap()).unwrap();
+                ids.extend(objects.into_iter().map(|e| e.entry_id));
+            }
+        }
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_killed_mid_run_and_run_again_archives_every_event_once() {
+    let redis = RedisServer::start();
+    append_entries(&redis, EVENTS);
+    let (originals, _) = tiers(&redis);
+    let archive = tempfile::tempdir().unwrap();
+    let mut config = tempfile::NamedTempFile::new().unwrap();
+    write!(
+        config,
+        "redis: {{url: \"{}\"}}\nlifecycle: {{hot: 1ms, warm: 2ms, archive: \"file://{}\"}}\nobservability: {{log_level: warn}}\n",
+        redis.url(),
+        archive.path().display()
+    )
+    .unwrap();
+    let job = |name: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hookline"))
+            .args(["job", name, "--config"])
+            .arg(config.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    assert!(job("compact").wait().unwrap().success());
+    let segments_before = segments(&redis);
+    assert!(
+        segments_before > hookline_jobs::archive::BATCH,
+        "more than one batch to archive"
+    );
+
+    // Killed as soon as the first object of a run is on disk: mid-batch, or just after.
+    let mut first = job("archive");
+    wait_until("an object written", Duration::from_secs(60), || async {
+        (!cold_ids(archive.path()).is_empty()).then_some(())
+    })
+    .await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (hot, warm) = tiers(&redis);
+    let cold = cold_ids(archive.path());
+    let union: HashSet<&String> = hot.iter().chain(&warm).chain(&cold).collect();
+    assert_eq!(union.len(), originals.len(), "nothing lost by the kill");
+
+    assert!(job("archive").wait().unwrap().success());
+    let cold = cold_ids(archive.path());
+    let distinct: HashSet<&String> = cold.iter().collect();
+    assert_eq!(
+        cold.len(),
+        originals.len(),
+        "every event archived exactly once"
+    );
+    assert_eq!(distinct.len(), originals.len());
+    assert_eq!(segments(&redis), 0, "warm tier empty");
+}
