@@ -174,3 +174,39 @@ pub async fn warm_usage(
     let sizes: Vec<u64> = pipe.query_async(conn).await?;
     Ok((members.len() as u64, sizes.iter().sum()))
 }
+
+/// Old entries counted at most, per partition, by [`hot_usage`].
+pub const HELD_CAP: usize = 10_000;
+
+/// The oldest hot entry's time (ms), and how many hot entries are older than
+/// `lifecycle.hot` — held back because some group has not acknowledged them (at most
+/// [`HELD_CAP`] are counted).
+pub async fn hot_usage(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    partition: u16,
+    cutoff_ms: u64,
+) -> Result<(Option<u64>, u64), JobError> {
+    let stream = keys.events(partition);
+    let head: Vec<(String, Value)> = redis::cmd("XRANGE")
+        .arg(&stream)
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(conn)
+        .await?;
+    let Some((first, _)) = head.first() else {
+        return Ok((None, 0));
+    };
+    let oldest = parse_id(first)?.0;
+    let held: Vec<(String, Value)> = redis::cmd("XRANGE")
+        .arg(&stream)
+        .arg("-")
+        .arg(format!("({cutoff_ms}-0"))
+        .arg("COUNT")
+        .arg(HELD_CAP)
+        .query_async(conn)
+        .await?;
+    Ok((Some(oldest), held.len() as u64))
+}

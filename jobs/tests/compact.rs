@@ -117,6 +117,15 @@ async fn compact_moves_exactly_the_old_acknowledged_head_and_keeps_unacked_entri
     let lag = stats::groups(&mut conn, STREAM).await.unwrap()[0].lag;
     assert_eq!(lag, Some(0), "lag stays a number after compaction");
 
+    let keys = hookline_shared::streams::Keys::new("hookline");
+    let (oldest, held) = compact::hot_usage(&mut conn, &keys, 0, now - 2 * 3_600_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        (oldest, held),
+        (Some(now - 3 * 3_600_000), 4),
+        "stats: the old entries held hot"
+    );
     let again = compact::compact(&config, &mut conn, now, budget)
         .await
         .unwrap();
