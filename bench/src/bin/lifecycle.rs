@@ -1,6 +1,6 @@
-//! `warmsize`: bytes per event in the hot tier (Redis `MEMORY USAGE` of the stream) and in the
-//! warm tier (compressed segments), for the GitHub corpus appended as ingest stores it.
-//! Prints one JSON line.
+//! `lifecycle`: bytes per event in the hot tier (Redis `MEMORY USAGE` of the stream) and in
+//! the warm tier (compressed segments) for the GitHub corpus appended as ingest stores it,
+//! then the archive job's throughput to an S3-compatible server. Prints one JSON line.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use bytes::Bytes;
 use clap::Parser;
-use hookline_jobs::{Budget, compact};
+use hookline_jobs::{Budget, archive, compact};
 use hookline_shared::config::{self, RedisConfig};
 use hookline_shared::event::{Encoding, Event};
 use hookline_shared::redis::RedisConn;
@@ -28,6 +28,9 @@ struct Args {
     /// for an honest ratio).
     #[arg(long, default_value_t = 1)]
     rounds: usize,
+    /// An S3-compatible endpoint (e.g. moto_server) to archive to, bucket `bench`.
+    #[arg(long)]
+    s3_endpoint: String,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -104,6 +107,33 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let (segments, warm) = compact::warm_usage(&mut conn, &keys, 0).await?;
+
+    let credentials = aws_sdk_s3::config::Credentials::new("bench", "bench", None, None, "bench");
+    let s3 = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(&args.s3_endpoint)
+        .force_path_style(true)
+        .credentials_provider(credentials)
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(s3);
+    client
+        .create_bucket()
+        .bucket("bench")
+        .send()
+        .await
+        .context("create the bucket")?;
+    let store = archive::S3Store::new(client, "bench", "hookline");
+    let started = std::time::Instant::now();
+    let archived = archive::archive(
+        &config,
+        &mut conn,
+        &store,
+        now + 25 * 3_600_000,
+        Budget::new(Duration::from_secs(600)),
+    )
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
     println!(
         "{}",
         serde_json::json!({
@@ -113,6 +143,11 @@ async fn main() -> anyhow::Result<()> {
             "hot_bytes_per_event": hot as f64 / count as f64,
             "warm_bytes_per_event": warm as f64 / count as f64,
             "ratio": hot as f64 / warm.max(1) as f64,
+            "archived_events": archived.entries,
+            "archive_objects": archived.objects,
+            "archive_seconds": seconds,
+            "archive_raw_mb_per_s": report.raw_bytes as f64 / 1e6 / seconds,
+            "archive_written_mb_per_s": archived.bytes as f64 / 1e6 / seconds,
         })
     );
     Ok(())
