@@ -1,6 +1,7 @@
 //! `hookline stats`: per partition, the stream's length, its oldest entry's age and the old
-//! entries held hot, the dead-letter stream's length, the warm tier's segments and bytes, and
-//! each consumer group's consumers, pending entries and lag.
+//! entries held hot, the dead-letter stream's length, the warm tier's segments, bytes and
+//! compression ratio, and each consumer group's consumers, pending entries and lag; then the
+//! archive's objects of the last day.
 
 use anyhow::Context;
 use hookline_shared::config::Config;
@@ -16,6 +17,7 @@ struct Row {
     dlq: u64,
     warm_segments: u64,
     warm_bytes: u64,
+    warm_raw: u64,
     oldest_ms: Option<u64>,
     held: u64,
     groups: Vec<GroupStats>,
@@ -34,7 +36,7 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
         let stream = keys.events(partition);
         let length = xlen(&mut conn, &stream).await?;
         let dlq = xlen(&mut conn, &keys.dlq(partition)).await?;
-        let (warm_segments, warm_bytes) =
+        let (warm_segments, warm_bytes, warm_raw) =
             hookline_jobs::compact::warm_usage(&mut conn, &keys, partition).await?;
         let (oldest_ms, held) =
             hookline_jobs::compact::hot_usage(&mut conn, &keys, partition, cutoff).await?;
@@ -48,74 +50,124 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
             dlq,
             warm_segments,
             warm_bytes,
+            warm_raw,
             oldest_ms,
             held,
             groups,
         });
     }
+    let cold = cold_objects_last_day(config, now).await?;
     if as_json {
-        let rows: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                let groups: Vec<_> = r
-                    .groups
-                    .iter()
-                    .map(|g| json!({"name": g.name, "consumers": g.consumers, "pending": g.pending, "lag": g.lag}))
-                    .collect();
-                json!({"partition": r.partition, "stream": r.stream, "length": r.length, "dlq": r.dlq,
-                    "warm_segments": r.warm_segments, "warm_bytes": r.warm_bytes,
-                    "oldest_hot_age_seconds": r.oldest_ms.map(|ms| now.saturating_sub(ms) / 1000),
-                    "held_hot": r.held, "groups": groups})
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        let rows: Vec<_> = rows.iter().map(|r| row_json(r, now)).collect();
+        let report = json!({"partitions": rows, "cold_objects_last_day": cold});
+        println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
     println!(
-        "{:<5} {:<28} {:>10} {:>10} {:>8} {:>8} {:>9} {:>12}  {:<16} {:>9} {:>9} {:>9}",
+        "{:<5} {:<28} {:>8} {:>10} {:>7} {:>7} {:>5} {:>11} {:>6}  {:<14} {:>9} {:>8} {:>8}",
         "PART",
         "STREAM",
         "LENGTH",
         "OLDEST",
         "HELD",
         "DLQ",
-        "WARM SEGS",
+        "WARM",
         "WARM BYTES",
+        "RATIO",
         "GROUP",
         "CONSUMERS",
         "PENDING",
         "LAG"
     );
-    for r in rows {
-        let oldest = r.oldest_ms.map_or_else(
-            || "-".to_owned(),
-            |ms| {
-                humantime::format_duration(std::time::Duration::from_secs(
-                    now.saturating_sub(ms) / 1000,
-                ))
-                .to_string()
-            },
-        );
+    for r in &rows {
+        let oldest = r
+            .oldest_ms
+            .map_or_else(|| "-".to_owned(), |ms| age(now, ms));
+        let ratio =
+            ratio(r.warm_raw, r.warm_bytes).map_or_else(|| "-".to_owned(), |x| format!("{x:.1}x"));
         let head = format!(
-            "{:<5} {:<28} {:>10} {:>10} {:>8} {:>8} {:>9} {:>12}",
-            r.partition, r.stream, r.length, oldest, r.held, r.dlq, r.warm_segments, r.warm_bytes
+            "{:<5} {:<28} {:>8} {:>10} {:>7} {:>7} {:>5} {:>11} {:>6}",
+            r.partition,
+            r.stream,
+            r.length,
+            oldest,
+            r.held,
+            r.dlq,
+            r.warm_segments,
+            r.warm_bytes,
+            ratio
         );
         if r.groups.is_empty() {
             println!("{head}  (no groups)");
         }
-        for g in r.groups {
+        for g in &r.groups {
             let lag = g.lag.map_or_else(|| "?".to_owned(), |l| l.to_string());
             println!(
-                "{head}  {:<16} {:>9} {:>9} {:>9}",
+                "{head}  {:<14} {:>9} {:>8} {:>8}",
                 g.name, g.consumers, g.pending, lag
             );
         }
     }
+    if let Some(n) = cold {
+        println!("cold: {n} object(s) dated yesterday or today (UTC)");
+    }
     println!(
-        "OLDEST: age of the oldest hot entry; HELD: hot entries older than lifecycle.hot (held by unacknowledged groups; counted up to {})",
+        "OLDEST: age of the oldest hot entry; HELD: hot entries older than lifecycle.hot, held by \
+         groups that have not acknowledged them (counted up to {})",
         hookline_jobs::compact::HELD_CAP
     );
     Ok(())
+}
+
+fn row_json(r: &Row, now: u64) -> serde_json::Value {
+    let groups: Vec<_> = r
+        .groups
+        .iter()
+        .map(|g| json!({"name": g.name, "consumers": g.consumers, "pending": g.pending, "lag": g.lag}))
+        .collect();
+    json!({
+        "partition": r.partition, "stream": r.stream, "length": r.length, "dlq": r.dlq,
+        "oldest_hot_age_seconds": r.oldest_ms.map(|ms| now.saturating_sub(ms) / 1000),
+        "held_hot": r.held, "warm_segments": r.warm_segments, "warm_bytes": r.warm_bytes,
+        "compression_ratio": ratio(r.warm_raw, r.warm_bytes), "groups": groups,
+    })
+}
+
+/// `now - ms` as whole seconds, humanly.
+fn age(now: u64, ms: u64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(
+        now.saturating_sub(ms) / 1000,
+    ))
+    .to_string()
+}
+
+/// Uncompressed over compressed size, when there is anything compressed.
+fn ratio(raw: u64, compressed: u64) -> Option<f64> {
+    (compressed > 0).then(|| raw as f64 / compressed as f64)
+}
+
+/// Objects in the archive dated yesterday or today (UTC), when an archive is configured.
+async fn cold_objects_last_day(config: &Config, now_ms: u64) -> anyhow::Result<Option<usize>> {
+    let Some(store) = hookline_jobs::archive::store_for(config)
+        .await
+        .map_err(|why| anyhow::anyhow!("lifecycle.archive: {why}"))?
+    else {
+        return Ok(None);
+    };
+    let day = |ms: u64| {
+        let stamp = humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+        )
+        .to_string();
+        format!("/date={}/", &stamp[..10])
+    };
+    let (today, yesterday) = (day(now_ms), day(now_ms.saturating_sub(86_400_000)));
+    let keys = store.list("").await?;
+    Ok(Some(
+        keys.iter()
+            .filter(|k| k.ends_with(".jsonl.zst") && (k.contains(&today) || k.contains(&yesterday)))
+            .count(),
+    ))
 }
 
 async fn xlen(conn: &mut RedisConn, key: &str) -> anyhow::Result<u64> {

@@ -104,7 +104,8 @@ async fn serve_ingests_then_exits_0_on_sigterm_and_stats_counts() {
 
     let stats = hookline(&["stats", "--json"], &config);
     assert_eq!(stats.status.code(), Some(0), "{stats:?}");
-    let rows: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let rows = &stats["partitions"];
     let total: u64 = rows
         .as_array()
         .unwrap()

@@ -222,6 +222,7 @@ async fn operators_list_purge_dead_letters_and_claim_pending_entries() {
 
     let stats: serde_json::Value =
         serde_json::from_str(&hookline(&config, &["stats", "--json"])).unwrap();
+    let stats = &stats["partitions"];
     let group = &stats[0]["groups"][0];
     assert_eq!(
         (stats[0]["length"].as_u64(), stats[0]["dlq"].as_u64()),

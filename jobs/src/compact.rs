@@ -121,15 +121,18 @@ async fn compact_partition(
         let (first_id, last_id) = (parse_id(&first.entry_id)?, parse_id(&last.entry_id)?);
         let member = format!("{}-{}", first.entry_id, last.entry_id);
         let blob = segment::encode(&entries);
+        let raw_bytes = entries.iter().map(segment::raw_size).sum::<usize>() as u64;
         let trimmed: i64 = COMPACT
             .key(&stream)
             .key(keys.warm_segment(partition, &member))
             .key(keys.warm_index(partition))
+            .key(keys.warm_raw_sizes(partition))
             .arg(format_id(first_id))
             .arg(&blob)
             .arg(last_id.0)
             .arg(&member)
             .arg(format_id((last_id.0, last_id.1 + 1)))
+            .arg(raw_bytes)
             .invoke_async(conn)
             .await?;
         if trimmed < 0 {
@@ -137,7 +140,7 @@ async fn compact_partition(
         }
         report.segments += 1;
         report.entries += entries.len() as u64;
-        report.raw_bytes += entries.iter().map(segment::raw_size).sum::<usize>() as u64;
+        report.raw_bytes += raw_bytes;
         report.warm_bytes += blob.len() as u64;
         metrics::counter!(hookline_shared::metrics::LIFECYCLE_BYTES, "tier" => "warm")
             .increment(blob.len() as u64);
@@ -152,12 +155,12 @@ async fn compact_partition(
     Ok(())
 }
 
-/// Segments and compressed bytes in a partition's warm tier.
+/// A partition's warm tier: segments, compressed bytes, and their uncompressed size.
 pub async fn warm_usage(
     conn: &mut RedisConn,
     keys: &Keys,
     partition: u16,
-) -> Result<(u64, u64), JobError> {
+) -> Result<(u64, u64, u64), JobError> {
     let members: Vec<String> = redis::cmd("ZRANGE")
         .arg(keys.warm_index(partition))
         .arg(0)
@@ -165,14 +168,23 @@ pub async fn warm_usage(
         .query_async(conn)
         .await?;
     if members.is_empty() {
-        return Ok((0, 0));
+        return Ok((0, 0, 0));
     }
     let mut pipe = redis::pipe();
     for member in &members {
         pipe.cmd("STRLEN").arg(keys.warm_segment(partition, member));
     }
     let sizes: Vec<u64> = pipe.query_async(conn).await?;
-    Ok((members.len() as u64, sizes.iter().sum()))
+    let raw: Vec<Option<u64>> = redis::cmd("HMGET")
+        .arg(keys.warm_raw_sizes(partition))
+        .arg(&members)
+        .query_async(conn)
+        .await?;
+    Ok((
+        members.len() as u64,
+        sizes.iter().sum(),
+        raw.into_iter().flatten().sum(),
+    ))
 }
 
 /// Old entries counted at most, per partition, by [`hot_usage`].

@@ -137,7 +137,10 @@ async fn archive_and_check(store: &dyn ArchiveStore) {
         "warm index empty"
     );
     let left: Vec<String> = sync.keys("hookline:warm:*").unwrap();
-    assert!(left.is_empty(), "warm segments gone: {left:?}");
+    assert!(
+        left.is_empty(),
+        "warm segments, index and sizes gone: {left:?}"
+    );
 }
 
 #[tokio::test]

@@ -118,6 +118,12 @@ async fn compact_moves_exactly_the_old_acknowledged_head_and_keeps_unacked_entri
     assert_eq!(lag, Some(0), "lag stays a number after compaction");
 
     let keys = hookline_shared::streams::Keys::new("hookline");
+    let (segments, compressed, raw) = compact::warm_usage(&mut conn, &keys, 0).await.unwrap();
+    assert_eq!(
+        (segments, compressed, raw),
+        (1, first.warm_bytes, first.raw_bytes),
+        "stats see the warm tier"
+    );
     let (oldest, held) = compact::hot_usage(&mut conn, &keys, 0, now - 2 * 3_600_000)
         .await
         .unwrap();

@@ -38,6 +38,12 @@ impl Keys {
         format!("{}:warm:{{{partition}}}:index", self.prefix)
     }
 
+    /// `{prefix}:warm:{N}:raw`: each warm segment's uncompressed size, for the compression
+    /// ratio.
+    pub fn warm_raw_sizes(&self, partition: u16) -> String {
+        format!("{}:warm:{{{partition}}}:raw", self.prefix)
+    }
+
     /// `{prefix}:breaker:{destination}`: a destination's shared circuit-breaker state.
     pub fn breaker(&self, destination: &str) -> String {
         format!("{}:breaker:{destination}", self.prefix)

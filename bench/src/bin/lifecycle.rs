@@ -106,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
         Budget::new(Duration::from_secs(600)),
     )
     .await?;
-    let (segments, warm) = compact::warm_usage(&mut conn, &keys, 0).await?;
+    let (segments, warm, _) = compact::warm_usage(&mut conn, &keys, 0).await?;
 
     let credentials = aws_sdk_s3::config::Credentials::new("bench", "bench", None, None, "bench");
     let s3 = aws_sdk_s3::Config::builder()

@@ -144,6 +144,11 @@ async fn archive_batch(
             .arg(keys.warm_index(partition))
             .arg(member)
             .ignore();
+        delete
+            .cmd("HDEL")
+            .arg(keys.warm_raw_sizes(partition))
+            .arg(member)
+            .ignore();
     }
     delete.query_async::<()>(conn).await?;
     let bytes: u64 = objects.iter().map(|o| o.manifest.bytes).sum();
