@@ -146,18 +146,30 @@ async fn archive_killed_mid_run_and_run_again_archives_every_event_once() {
         "more than one batch to archive"
     );
 
-    // Killed as soon as the first object of a run is on disk: mid-batch, or just after.
-    let mut first = job("archive");
-    wait_until("an object written", Duration::from_secs(60), || async {
-        (!cold_ids(archive.path()).is_empty()).then_some(())
-    })
-    .await;
-    first.kill().unwrap();
-    first.wait().unwrap();
-    let (hot, warm) = tiers(&redis);
-    let cold = cold_ids(archive.path());
-    let union: HashSet<&String> = hot.iter().chain(&warm).chain(&cold).collect();
-    assert_eq!(union.len(), originals.len(), "nothing lost by the kill");
+    // Killed as soon as the first object of a run is on disk (mid-batch, or just after), and
+    // again once a run has deleted its first batch of segments.
+    for what in ["an object written", "a batch deleted from warm"] {
+        let reached = || match what {
+            "an object written" => !cold_ids(archive.path()).is_empty(),
+            _ => segments(&redis) < segments_before,
+        };
+        let mut run = job("archive");
+        wait_until(what, Duration::from_secs(60), || {
+            let done = reached();
+            async move { done.then_some(()) }
+        })
+        .await;
+        run.kill().unwrap();
+        run.wait().unwrap();
+        let (hot, warm) = tiers(&redis);
+        let cold = cold_ids(archive.path());
+        let union: HashSet<&String> = hot.iter().chain(&warm).chain(&cold).collect();
+        assert_eq!(
+            union.len(),
+            originals.len(),
+            "nothing lost by the kill ({what})"
+        );
+    }
 
     assert!(job("archive").wait().unwrap().success());
     let cold = cold_ids(archive.path());

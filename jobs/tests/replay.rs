@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hookline_jobs::archive::{self, FileStore};
+use hookline_jobs::archive::{self, ArchiveStore, FileStore, S3Store};
 use hookline_jobs::compact::warm_usage;
 use hookline_jobs::replay::{ReplayRequest, replay};
 use hookline_jobs::{Budget, compact};
@@ -10,7 +10,7 @@ use hookline_shared::config::{self, RedisConfig};
 use hookline_shared::entries;
 use hookline_shared::redis::RedisConn;
 use hookline_shared::streams::Keys;
-use hookline_tests::{RedisServer, STREAM, github_corpus};
+use hookline_tests::{MotoServer, RedisServer, STREAM, github_corpus};
 use redis::Value;
 
 /// Appends `payloads` with `received_at` = `at_ms` + i and stream ids at the same times.
@@ -132,10 +132,9 @@ async fn a_range_spanning_warm_and_hot_replays_every_event_once_in_order() {
     }
 }
 
-#[tokio::test]
-async fn a_range_spanning_cold_warm_and_hot_replays_every_event_once_in_order() {
+/// Puts events in all three tiers (cold in `store`) and replays a range spanning them.
+async fn replay_across_three_tiers(store: &dyn ArchiveStore) {
     let redis = RedisServer::start();
-    let dir = tempfile::tempdir().unwrap();
     let config = config::parse(
         &format!(
             "redis: {{url: \"{}\"}}\nlifecycle: {{hot: 2h, warm: 24h}}",
@@ -166,8 +165,7 @@ async fn a_range_spanning_cold_warm_and_hot_replays_every_event_once_in_order() 
     compact::compact(&config, &mut conn, now, budget)
         .await
         .unwrap();
-    let store = FileStore::new(dir.path());
-    let archived = archive::archive(&config, &mut conn, &store, now, budget)
+    let archived = archive::archive(&config, &mut conn, store, now, budget)
         .await
         .unwrap();
     assert_eq!(archived.entries, 30, "the oldest events are cold");
@@ -189,7 +187,7 @@ async fn a_range_spanning_cold_warm_and_hot_replays_every_event_once_in_order() 
         to_stream: Some("replayed".into()),
         dry_run: false,
     };
-    let report = replay(&mut conn, &keys, 1, Some(&store), &request, |_| {})
+    let report = replay(&mut conn, &keys, 1, Some(store), &request, |_| {})
         .await
         .unwrap();
     assert_eq!(report.appended, 60);
@@ -207,4 +205,22 @@ async fn a_range_spanning_cold_warm_and_hot_replays_every_event_once_in_order() 
         );
         assert_eq!(event.payload(), &body[..], "byte-identical from every tier");
     }
+}
+
+#[tokio::test]
+async fn a_range_spanning_cold_on_disk_warm_and_hot_replays_every_event_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    replay_across_three_tiers(&FileStore::new(dir.path())).await;
+}
+
+#[tokio::test]
+async fn a_range_spanning_cold_in_s3_warm_and_hot_replays_every_event_once_in_order() {
+    let moto = MotoServer::start();
+    moto.client()
+        .create_bucket()
+        .bucket("archive")
+        .send()
+        .await
+        .unwrap();
+    replay_across_three_tiers(&S3Store::new(moto.client(), "archive", "hookline")).await;
 }
