@@ -182,3 +182,59 @@ async fn archive_killed_mid_run_and_run_again_archives_every_event_once() {
     assert_eq!(distinct.len(), originals.len());
     assert_eq!(segments(&redis), 0, "warm tier empty");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_archive_to_s3_succeeds_and_an_outage_exits_1_keeping_everything_warm() {
+    let redis = RedisServer::start();
+    let mut moto = hookline_tests::MotoServer::start();
+    moto.client()
+        .create_bucket()
+        .bucket("archive")
+        .send()
+        .await
+        .unwrap();
+    let mut config = tempfile::NamedTempFile::new().unwrap();
+    write!(
+        config,
+        "redis: {{url: \"{}\"}}\nlifecycle:\n  hot: 1ms\n  warm: 2ms\n  archive: s3://archive/hookline\n  s3: {{endpoint: \"{}\", region: us-east-1, force_path_style: true}}\nobservability: {{log_level: warn}}\n",
+        redis.url(),
+        moto.endpoint()
+    )
+    .unwrap();
+    let job = |name: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hookline"))
+            .args(["job", name, "--config"])
+            .arg(config.path())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap()
+    };
+    append_entries(&redis, 1_000);
+    assert!(job("compact").status.success());
+    let archived = job("archive");
+    assert!(archived.status.success(), "{archived:?}");
+    assert!(String::from_utf8_lossy(&archived.stdout).starts_with("archived 1000 entries"));
+    let listed = moto
+        .client()
+        .list_objects_v2()
+        .bucket("archive")
+        .prefix("hookline/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.contents().len(), 2, "one object and its manifest");
+
+    moto.stop();
+    append_entries(&redis, 1_000);
+    assert!(job("compact").status.success());
+    let before = segments(&redis);
+    let failed = job("archive");
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("archive store"),
+        "{failed:?}"
+    );
+    assert_eq!(segments(&redis), before, "nothing deleted");
+}
