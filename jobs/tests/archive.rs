@@ -1,72 +1,29 @@
 //! Archiving warm segments to a `file://` store against a real redis-server.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::time::Duration;
+
+use common::{HOUR, append_spaced, now_ms, setup};
 use hookline_jobs::archive::{self, ArchiveStore, FileStore, S3Store, object};
 use hookline_jobs::{Budget, compact};
-use hookline_shared::config::{self, Config, RedisConfig};
-use hookline_shared::redis::RedisConn;
-use hookline_tests::{MotoServer, RedisServer, STREAM, github_corpus};
+use hookline_tests::{MotoServer, RedisServer, github_corpus};
 use redis::Commands;
 use sha2::{Digest, Sha256};
-
-const HOUR: u64 = 3_600_000;
-
-/// Appends the corpus with ids and `received_at` spread over two hours ending `end_ms`.
-fn append_corpus(redis: &RedisServer, end_ms: u64) -> Vec<(String, Vec<u8>)> {
-    let corpus = github_corpus();
-    let mut conn = redis.connection();
-    let start = end_ms - 2 * HOUR;
-    for (i, (event_type, body)) in corpus.iter().enumerate() {
-        let at = start + i as u64 * (2 * HOUR / corpus.len() as u64);
-        let _: String = redis::cmd("XADD")
-            .arg(STREAM)
-            .arg(format!("{at}-0"))
-            .arg(&[
-                ("v", "1"),
-                ("id", &format!("evt-{i}")),
-                ("tenant", "acme"),
-                ("source", "github"),
-            ])
-            .arg(&[
-                ("event_type", event_type.as_str()),
-                ("received_at", &at.to_string()),
-            ])
-            .arg("payload")
-            .arg(body)
-            .query(&mut conn)
-            .unwrap();
-    }
-    corpus
-}
-
-fn setup(redis: &RedisServer) -> (Config, RedisConn) {
-    let config = config::parse(
-        &format!(
-            "redis: {{url: \"{}\"}}\nlifecycle: {{hot: 2h, warm: 24h}}",
-            redis.url()
-        ),
-        |_| None,
-    )
-    .unwrap();
-    let conn = RedisConn::open(&RedisConfig {
-        url: Some(redis.url()),
-        ..Default::default()
-    })
-    .unwrap();
-    (config, conn)
-}
 
 /// Compacts and archives the corpus into `store`, then checks keys, manifests, contents and
 /// that the warm tier is empty.
 async fn archive_and_check(store: &dyn ArchiveStore) {
     let redis = RedisServer::start();
-    let (config, mut conn) = setup(&redis);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let corpus = append_corpus(&redis, now - 30 * HOUR);
+    let (config, mut conn) = setup(&redis, "lifecycle: {hot: 2h, warm: 24h}");
+    let now = now_ms();
+    let corpus = github_corpus();
+    append_spaced(
+        &redis,
+        now - 32 * HOUR,
+        2 * HOUR / corpus.len() as u64,
+        &corpus,
+    );
     let budget = Budget::new(Duration::from_secs(60));
     assert_eq!(
         compact::compact(&config, &mut conn, now, budget)
@@ -164,12 +121,15 @@ async fn archive_to_s3_writes_the_documented_keys_and_empties_warm() {
 #[tokio::test]
 async fn an_s3_outage_fails_the_run_and_deletes_nothing() {
     let redis = RedisServer::start();
-    let (config, mut conn) = setup(&redis);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    append_corpus(&redis, now - 30 * HOUR);
+    let (config, mut conn) = setup(&redis, "lifecycle: {hot: 2h, warm: 24h}");
+    let now = now_ms();
+    let corpus = github_corpus();
+    append_spaced(
+        &redis,
+        now - 32 * HOUR,
+        2 * HOUR / corpus.len() as u64,
+        &corpus,
+    );
     let budget = Budget::new(Duration::from_secs(60));
     compact::compact(&config, &mut conn, now, budget)
         .await
@@ -195,12 +155,15 @@ async fn an_s3_outage_fails_the_run_and_deletes_nothing() {
 #[tokio::test]
 async fn a_failing_store_deletes_nothing() {
     let redis = RedisServer::start();
-    let (config, mut conn) = setup(&redis);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    append_corpus(&redis, now - 30 * HOUR);
+    let (config, mut conn) = setup(&redis, "lifecycle: {hot: 2h, warm: 24h}");
+    let now = now_ms();
+    let corpus = github_corpus();
+    append_spaced(
+        &redis,
+        now - 32 * HOUR,
+        2 * HOUR / corpus.len() as u64,
+        &corpus,
+    );
     let budget = Budget::new(Duration::from_secs(60));
     compact::compact(&config, &mut conn, now, budget)
         .await

@@ -1,46 +1,16 @@
 //! Compaction against a real redis-server, with entries written under old ids so their age
 //! is controlled: exactly the old entries every group acknowledged move to warm segments.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::time::Duration;
+
+use common::{HOUR, append_spaced, now_ms, setup};
 use hookline_jobs::{Budget, compact, segment};
-use hookline_shared::config::{self, RedisConfig};
 use hookline_shared::consumer::stats;
 use hookline_shared::entries;
-use hookline_shared::redis::RedisConn;
 use hookline_tests::{RedisServer, STREAM, github_corpus};
 use redis::{Commands, Value};
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-/// Appends corpus payloads under ids at `at_ms`, returning their ids.
-fn append_at(redis: &RedisServer, at_ms: u64, payloads: &[(String, Vec<u8>)]) -> Vec<String> {
-    let mut conn = redis.connection();
-    payloads
-        .iter()
-        .enumerate()
-        .map(|(i, (event_type, body))| {
-            redis::cmd("XADD")
-                .arg(STREAM)
-                .arg(format!("{at_ms}-{i}"))
-                .arg(&[
-                    ("v", "1"),
-                    ("id", &format!("evt-{at_ms}-{i}")),
-                    ("source", "github"),
-                    ("event_type", event_type),
-                ])
-                .arg("payload")
-                .arg(body)
-                .query(&mut conn)
-                .unwrap()
-        })
-        .collect()
-}
 
 fn warm_entries(redis: &RedisServer) -> Vec<hookline_shared::event::StoredEvent> {
     let mut conn = redis.connection();
@@ -57,23 +27,11 @@ fn warm_entries(redis: &RedisServer) -> Vec<hookline_shared::event::StoredEvent>
 #[tokio::test]
 async fn compact_moves_exactly_the_old_acknowledged_head_and_keeps_unacked_entries_hot() {
     let redis = RedisServer::start();
-    let config = config::parse(
-        &format!(
-            "redis: {{url: \"{}\"}}\nlifecycle: {{hot: 2h}}",
-            redis.url()
-        ),
-        |_| None,
-    )
-    .unwrap();
-    let mut conn = RedisConn::open(&RedisConfig {
-        url: Some(redis.url()),
-        ..Default::default()
-    })
-    .unwrap();
+    let (config, mut conn) = setup(&redis, "lifecycle: {hot: 2h}");
     let corpus: Vec<_> = github_corpus().into_iter().take(10).collect();
     let now = now_ms();
-    let old = append_at(&redis, now - 3 * 3_600_000, &corpus);
-    let recent = append_at(&redis, now - 60_000, &corpus[..5]);
+    let old = append_spaced(&redis, now - 3 * HOUR, 1, &corpus);
+    let recent = append_spaced(&redis, now - 60_000, 1, &corpus[..5]);
     let original: Value = redis::cmd("XRANGE")
         .arg(STREAM)
         .arg("-")
@@ -124,12 +82,12 @@ async fn compact_moves_exactly_the_old_acknowledged_head_and_keeps_unacked_entri
         (1, first.warm_bytes, first.raw_bytes),
         "stats see the warm tier"
     );
-    let (oldest, held) = compact::hot_usage(&mut conn, &keys, 0, now - 2 * 3_600_000)
+    let (oldest, held) = compact::hot_usage(&mut conn, &keys, 0, now - 2 * HOUR)
         .await
         .unwrap();
     assert_eq!(
         (oldest, held),
-        (Some(now - 3 * 3_600_000), 4),
+        (Some(now - 3 * HOUR), 4),
         "stats: the old entries held hot"
     );
     let again = compact::compact(&config, &mut conn, now, budget)
@@ -171,15 +129,10 @@ async fn compact_moves_exactly_the_old_acknowledged_head_and_keeps_unacked_entri
 #[tokio::test]
 async fn entries_a_group_has_not_read_stay_hot() {
     let redis = RedisServer::start();
-    let config = config::parse(&format!("redis: {{url: \"{}\"}}", redis.url()), |_| None).unwrap();
-    let mut conn = RedisConn::open(&RedisConfig {
-        url: Some(redis.url()),
-        ..Default::default()
-    })
-    .unwrap();
+    let (config, mut conn) = setup(&redis, "");
     let corpus: Vec<_> = github_corpus().into_iter().take(4).collect();
     let now = now_ms();
-    append_at(&redis, now - 5 * 3_600_000, &corpus);
+    append_spaced(&redis, now - 5 * HOUR, 1, &corpus);
     let mut sync = redis.connection();
     // A group that has read (and acknowledged) only the first two entries.
     let _: () = redis::cmd("XGROUP")

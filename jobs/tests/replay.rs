@@ -1,39 +1,18 @@
 //! Replay across the warm and hot tiers against a real redis-server.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::time::Duration;
+
+use common::{HOUR, append_spaced, now_ms, setup};
 use hookline_jobs::archive::{self, ArchiveStore, FileStore, S3Store};
 use hookline_jobs::compact::warm_usage;
 use hookline_jobs::replay::{ReplayRequest, replay};
 use hookline_jobs::{Budget, compact};
-use hookline_shared::config::{self, RedisConfig};
 use hookline_shared::entries;
-use hookline_shared::redis::RedisConn;
 use hookline_shared::streams::Keys;
-use hookline_tests::{MotoServer, RedisServer, STREAM, github_corpus};
+use hookline_tests::{MotoServer, RedisServer, github_corpus};
 use redis::Value;
-
-/// Appends `payloads` with `received_at` = `at_ms` + i and stream ids at the same times.
-fn append_at(redis: &RedisServer, at_ms: u64, payloads: &[(String, Vec<u8>)]) {
-    let mut conn = redis.connection();
-    for (i, (event_type, body)) in payloads.iter().enumerate() {
-        let at = at_ms + i as u64;
-        let _: String = redis::cmd("XADD")
-            .arg(STREAM)
-            .arg(format!("{at}-0"))
-            .arg(&[
-                ("v", "1"),
-                ("id", &format!("evt-{at}")),
-                ("source", "github"),
-                ("event_type", event_type),
-            ])
-            .arg(&[("received_at", at.to_string())])
-            .arg("payload")
-            .arg(body)
-            .query(&mut conn)
-            .unwrap();
-    }
-}
 
 fn all(redis: &RedisServer, stream: &str) -> Vec<hookline_shared::event::StoredEvent> {
     let reply: Value = redis::cmd("XRANGE")
@@ -48,20 +27,12 @@ fn all(redis: &RedisServer, stream: &str) -> Vec<hookline_shared::event::StoredE
 #[tokio::test]
 async fn a_range_spanning_warm_and_hot_replays_every_event_once_in_order() {
     let redis = RedisServer::start();
-    let config = config::parse(&format!("redis: {{url: \"{}\"}}", redis.url()), |_| None).unwrap();
-    let mut conn = RedisConn::open(&RedisConfig {
-        url: Some(redis.url()),
-        ..Default::default()
-    })
-    .unwrap();
+    let (config, mut conn) = setup(&redis, "");
     let corpus = github_corpus();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let old = now - 4 * 3_600_000;
-    append_at(&redis, old, &corpus[..40]);
-    append_at(&redis, now - 1_000, &corpus[40..60]);
+    let now = now_ms();
+    let old = now - 4 * HOUR;
+    append_spaced(&redis, old, 1, &corpus[..40]);
+    append_spaced(&redis, now - 1_000, 1, &corpus[40..60]);
     let report = compact::compact(
         &config,
         &mut conn,
@@ -135,31 +106,16 @@ async fn a_range_spanning_warm_and_hot_replays_every_event_once_in_order() {
 /// Puts events in all three tiers (cold in `store`) and replays a range spanning them.
 async fn replay_across_three_tiers(store: &dyn ArchiveStore) {
     let redis = RedisServer::start();
-    let config = config::parse(
-        &format!(
-            "redis: {{url: \"{}\"}}\nlifecycle: {{hot: 2h, warm: 24h}}",
-            redis.url()
-        ),
-        |_| None,
-    )
-    .unwrap();
-    let mut conn = RedisConn::open(&RedisConfig {
-        url: Some(redis.url()),
-        ..Default::default()
-    })
-    .unwrap();
+    let (config, mut conn) = setup(&redis, "lifecycle: {hot: 2h, warm: 24h}");
     let corpus = github_corpus();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let (cold_at, warm_at, hot_at) = (now - 30 * 3_600_000, now - 4 * 3_600_000, now - 1_000);
-    append_at(&redis, cold_at, &corpus[..30]);
-    append_at(&redis, warm_at, &corpus[30..50]);
-    append_at(&redis, hot_at, &corpus[50..60]);
+    let now = now_ms();
+    let (cold_at, warm_at, hot_at) = (now - 30 * HOUR, now - 4 * HOUR, now - 1_000);
+    append_spaced(&redis, cold_at, 1, &corpus[..30]);
+    append_spaced(&redis, warm_at, 1, &corpus[30..50]);
+    append_spaced(&redis, hot_at, 1, &corpus[50..60]);
     let budget = Budget::new(Duration::from_secs(60));
     // Compacted as they would have been over time: the oldest first, in a segment of their own.
-    compact::compact(&config, &mut conn, cold_at + 3 * 3_600_000, budget)
+    compact::compact(&config, &mut conn, cold_at + 3 * HOUR, budget)
         .await
         .unwrap();
     compact::compact(&config, &mut conn, now, budget)
