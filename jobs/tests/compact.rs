@@ -87,8 +87,8 @@ async fn compact_moves_exactly_the_old_acknowledged_head_and_keeps_unacked_entri
         .unwrap();
     assert_eq!(
         (oldest, held),
-        (Some(now - 3 * HOUR), 4),
-        "stats: the old entries held hot"
+        (Some(now - 3 * HOUR + 6), 4),
+        "stats: the oldest hot entry is the unacknowledged one; four old entries held hot"
     );
     let again = compact::compact(&config, &mut conn, now, budget)
         .await
