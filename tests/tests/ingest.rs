@@ -577,3 +577,37 @@ async fn health_readiness_and_metrics_are_served() {
         (404, Some("not_found"))
     );
 }
+
+/// A body that does not arrive whole within `server.body_timeout` is answered 408 and
+/// appends nothing.
+#[tokio::test]
+async fn a_body_slower_than_the_body_timeout_gets_408() {
+    let redis = RedisServer::start();
+    let yaml = format!(
+        "redis: {{url: \"{}\"}}\nserver: {{body_timeout: 300ms}}\nsources:\n  open: {{provider: none}}\n",
+        redis.url()
+    );
+    let ingest = TestIngest::start(&yaml).await;
+    let mut stream = tokio::net::TcpStream::connect(ingest.addr).await.unwrap();
+    let head = format!(
+        "POST /webhooks/open HTTP/1.1\r\nhost: {}\r\ncontent-length: 100\r\n\r\n{{\"slow\":",
+        ingest.addr
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The rest never comes.
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+        .await
+        .expect("answered at the body timeout")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("request_timeout"), "{text}");
+    assert_eq!(
+        redis
+            .connection()
+            .xlen::<_, usize>("hookline:events:{0}")
+            .unwrap(),
+        0
+    );
+}

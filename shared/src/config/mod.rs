@@ -111,12 +111,15 @@ impl Default for StreamsConfig {
 pub struct ServerConfig {
     /// Address `hookline serve` listens on; `--listen` overrides it.
     pub listen: SocketAddr,
+    /// How long a sender may take to send a whole request body; slower ones get 408.
+    pub body_timeout: Duration,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_timeout: Duration::secs(30),
         }
     }
 }

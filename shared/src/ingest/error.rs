@@ -19,6 +19,9 @@ pub enum IngestError {
     /// Body over the source's `max_payload`.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The body did not arrive whole within `server.body_timeout`.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// Body or a required header unreadable; the detail never quotes the payload.
     #[error("malformed payload: {0}")]
     Malformed(String),
@@ -40,6 +43,7 @@ impl IngestError {
             Self::UnknownSource => StatusCode::NOT_FOUND,
             Self::InvalidSignature | Self::StaleTimestamp => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -53,6 +57,7 @@ impl IngestError {
             Self::InvalidSignature => "invalid_signature",
             Self::StaleTimestamp => "stale_timestamp",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::Malformed(_) => "malformed_payload",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable => "unavailable",

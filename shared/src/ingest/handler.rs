@@ -64,7 +64,10 @@ async fn accept(
             .map_err(|retry_after_secs| IngestError::RateLimited { retry_after_secs })?;
     }
     let (parts, body) = request.into_parts();
-    let body = read_limited(&parts.headers, body, src.limits.max_payload).await?;
+    let read = read_limited(&parts.headers, body, src.limits.max_payload);
+    let body = tokio::time::timeout(state.body_timeout, read)
+        .await
+        .map_err(|_| IngestError::RequestTimeout)??;
     let inbound = Inbound {
         headers: &parts.headers,
         body: &body,

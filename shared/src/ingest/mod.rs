@@ -18,6 +18,7 @@ use axum::Router;
 use axum::routing::post;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use error::IngestError;
 
@@ -39,6 +40,8 @@ pub struct IngestState {
     appender: Appender,
     /// `streams.partitions`.
     partitions: u16,
+    /// `server.body_timeout`: the whole body must arrive within it.
+    body_timeout: Duration,
 }
 
 /// A configured source, ready to verify requests.
@@ -87,6 +90,7 @@ impl IngestState {
             sources,
             appender: Appender::new(conn, keys, partitions, timeout),
             partitions,
+            body_timeout: config.server.body_timeout.get(),
         })
     }
 }
