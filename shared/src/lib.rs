@@ -26,4 +26,5 @@ pub mod redis;
 pub mod secret;
 pub mod sinks;
 pub mod streams;
+pub mod summary;
 pub mod telemetry;

@@ -30,6 +30,19 @@ pub const CIRCUIT_STATE: &str = "hookline_circuit_state";
 /// Counter of consumer groups recreated after `NOGROUP`, by `group`.
 pub const GROUP_RECREATED: &str = "hookline_consumer_group_recreated_total";
 
+/// Counter of job runs by `job` and `outcome` (success, failure, skipped).
+pub const JOB_RUNS: &str = "hookline_job_runs_total";
+/// Histogram of job run durations by `job`.
+pub const JOB_DURATION: &str = "hookline_job_duration_seconds";
+/// Gauge per `job`: when it last succeeded, in seconds since the epoch.
+pub const JOB_LAST_SUCCESS: &str = "hookline_job_last_success_timestamp_seconds";
+/// Gauge per `job`: its schedule's period in seconds, set by the scheduler.
+pub const JOB_INTERVAL: &str = "hookline_job_interval_seconds";
+/// Gauge: 1 while this process reaches Redis, else 0.
+pub const REDIS_UP: &str = "hookline_redis_up";
+/// Gauge per `tier` (`hot`, `warm`): bytes held in Redis.
+pub const TIER_BYTES: &str = "hookline_tier_bytes";
+
 /// Label value used for requests to unconfigured sources, so that arbitrary URL paths cannot
 /// create unbounded label sets.
 pub const UNKNOWN_SOURCE: &str = "unknown";

@@ -91,6 +91,44 @@ impl RedisConn {
     }
 }
 
+/// Why a Redis must not hold hookline's data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "maxmemory-policy is {policy}: under memory pressure Redis would evict stream \
+     entries and lose events; set maxmemory-policy noeviction (see infra/redis/redis.conf)"
+)]
+pub struct EvictionPolicyError {
+    /// The offending policy, e.g. `allkeys-lru`.
+    pub policy: String,
+}
+
+/// Reads `maxmemory-policy` and refuses any `allkeys-*` policy (stream keys could be evicted);
+/// warns on `volatile-*` (only keys with a TTL, such as dedup keys, can go: duplicates, not
+/// losses). Where `CONFIG` is not permitted (ElastiCache) or Redis does not answer yet, it
+/// says so in the log and lets the process start.
+pub async fn check_eviction_policy(conn: &mut RedisConn) -> Result<(), EvictionPolicyError> {
+    let reply: RedisResult<Vec<String>> = ::redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory-policy")
+        .query_async(conn)
+        .await;
+    let policy = match reply {
+        Ok(pair) if pair.len() == 2 => pair[1].clone(),
+        Ok(_) => return Ok(()),
+        Err(e) => {
+            tracing::info!(error = %e, "cannot read maxmemory-policy (CONFIG may be disabled, as on ElastiCache); make sure it is noeviction");
+            return Ok(());
+        }
+    };
+    if policy.starts_with("allkeys-") {
+        return Err(EvictionPolicyError { policy });
+    }
+    if policy.starts_with("volatile-") {
+        tracing::warn!(%policy, "maxmemory-policy may evict de-duplication keys under memory pressure (duplicates could get through, no event is lost); noeviction is safer");
+    }
+    Ok(())
+}
+
 fn no_nodes() -> RedisError {
     RedisError::from((::redis::ErrorKind::Client, "no Redis URL configured"))
 }

@@ -49,6 +49,48 @@ impl Keys {
         format!("{}:breaker:{destination}", self.prefix)
     }
 
+    /// `{prefix}:bloom:{N}:{generation}`: one bloom filter generation (0 or 1), a bitmap.
+    pub fn bloom(&self, partition: u16, generation: u8) -> String {
+        format!("{}:bloom:{{{partition}}}:{generation}", self.prefix)
+    }
+
+    /// `{prefix}:bloom:{N}:current`: which generation (0 or 1) takes new identities; the
+    /// other one is the previous generation, still checked.
+    pub fn bloom_current(&self, partition: u16) -> String {
+        format!("{}:bloom:{{{partition}}}:current", self.prefix)
+    }
+
+    /// `{prefix}:suspects:{N}`: bloom hits (probable repeats) kept for inspection and replay.
+    pub fn suspects(&self, partition: u16) -> String {
+        format!("{}:suspects:{{{partition}}}", self.prefix)
+    }
+
+    /// `{prefix}:summary:{N}:{date}`: the partition's running counts for a UTC day (hash).
+    pub fn summary_counts(&self, partition: u16, date: &str) -> String {
+        format!("{}:summary:{{{partition}}}:{date}", self.prefix)
+    }
+
+    /// `{prefix}:summaries:{date}`: the rendered summaries of a UTC day (hash of
+    /// `{tenant}/{source}.json|.md` to the document).
+    pub fn summaries(&self, date: &str) -> String {
+        format!("{}:summaries:{date}", self.prefix)
+    }
+
+    /// `{prefix}:job:{name}:lock`: held by the one process running the job now.
+    pub fn job_lock(&self, job: &str) -> String {
+        format!("{}:job:{{{job}}}:lock", self.prefix)
+    }
+
+    /// `{prefix}:job:{name}:tick`: the newest schedule tick (ms) the job completed.
+    pub fn job_tick(&self, job: &str) -> String {
+        format!("{}:job:{{{job}}}:tick", self.prefix)
+    }
+
+    /// `{prefix}:job-runs`: a record of every job run (stream, capped).
+    pub fn job_runs(&self) -> String {
+        format!("{}:job-runs", self.prefix)
+    }
+
     /// `{prefix}:dedup:{N}:{identity}`: a short-window identity, set with a TTL.
     pub fn dedup(&self, partition: u16, identity: &str) -> String {
         format!("{}:dedup:{{{partition}}}:{identity}", self.prefix)

@@ -189,6 +189,12 @@ impl ConsumerConfig {
         for (name, group) in &self.groups {
             group.validate(&format!("consumer.groups.{name}"), sources)?;
             check_name(&format!("consumer.groups.{name}"), name)?;
+            if name == crate::summary::GROUP {
+                return Err(ConfigError::at(
+                    format!("consumer.groups.{name}"),
+                    "is the built-in summary group's name; choose another",
+                ));
+            }
         }
         Ok(())
     }

@@ -102,14 +102,25 @@ impl LifecycleConfig {
             ("summarize", &schedule.summarize),
             ("rotate_bloom", &schedule.rotate_bloom),
         ] {
-            let fields = expr.split_whitespace().count();
-            if fields != 6 {
-                return Err(ConfigError::at(
-                    format!("lifecycle.schedule.{key}"),
-                    format!("needs 6 cron fields (sec min hour day month weekday), has {fields}"),
-                ));
-            }
+            cron(expr).map_err(|why| ConfigError::at(format!("lifecycle.schedule.{key}"), why))?;
         }
         Ok(())
     }
+}
+
+/// Parses a schedule's cron expression as the scheduler reads it: six fields with seconds
+/// (`sec min hour day month weekday`), in UTC.
+pub fn cron(expr: &str) -> Result<croner::Cron, String> {
+    let fields = expr.split_whitespace().count();
+    if fields != 6 {
+        return Err(format!(
+            "needs 6 cron fields (sec min hour day month weekday), has {fields}"
+        ));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expr)
+        .map_err(|e| format!("is not a valid cron expression: {e}"))
 }

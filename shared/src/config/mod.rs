@@ -10,7 +10,7 @@
 //! `docs/hookline.example.yaml` documents every key; a test keeps it loadable.
 
 mod consumer;
-mod lifecycle;
+pub mod lifecycle;
 mod load;
 mod observability;
 mod redis;
@@ -147,6 +147,8 @@ impl Default for DedupConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BloomConfig {
+    /// Whether repeats after the window are caught at all (default true).
+    pub enabled: bool,
     /// Identities one generation holds at the configured false-positive rate.
     pub capacity: u64,
     /// Probability that a new event is taken for a repeat, at capacity.
@@ -158,6 +160,7 @@ pub struct BloomConfig {
 impl Default for BloomConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             capacity: 10_000_000,
             false_positive_rate: 0.001,
             suspects_retention: Duration::secs(7 * 86_400),
@@ -184,8 +187,17 @@ impl Default for SecurityConfig {
     }
 }
 
+impl BloomConfig {
+    /// The filter's shape; `None` when the bloom filter is disabled.
+    pub fn shape(&self) -> Option<crate::dedup::BloomShape> {
+        self.enabled.then(|| {
+            crate::dedup::BloomShape::for_capacity(self.capacity, self.false_positive_rate)
+        })
+    }
+}
+
 /// Redis strings are at most 512 MiB, so one bloom generation is too.
-const MAX_BLOOM_BITS: f64 = 512.0 * 1024.0 * 1024.0 * 8.0;
+const MAX_BLOOM_BYTES: u64 = 512 * 1024 * 1024;
 
 impl Config {
     /// Runs every cross-field check; the loader calls it.
@@ -266,14 +278,14 @@ impl DedupConfig {
                 "must be at least 1",
             ));
         }
-        let bits = -(bloom.capacity as f64) * p.ln() / std::f64::consts::LN_2.powi(2);
-        if bits > MAX_BLOOM_BITS {
+        let bytes = crate::dedup::BloomShape::for_capacity(bloom.capacity, p).bytes();
+        if bytes > MAX_BLOOM_BYTES {
             return Err(ConfigError::at(
                 "dedup.bloom.capacity",
                 format!(
-                    "needs {:.0} MiB per generation at this false-positive rate; a Redis string \
+                    "needs {} MiB per generation at this false-positive rate; a Redis string \
                      holds at most 512 MiB",
-                    bits / 8.0 / 1024.0 / 1024.0
+                    bytes >> 20
                 ),
             ));
         }

@@ -175,6 +175,10 @@ fn refusals_name_the_key_path() {
             "lifecycle.schedule.compact: needs 6 cron fields",
         ),
         (
+            "lifecycle:\n  schedule:\n    archive: \"0 99 * * * *\"\n",
+            "lifecycle.schedule.archive: is not a valid cron expression",
+        ),
+        (
             "dedup:\n  bloom:\n    false_positive_rate: 1.5\n",
             "dedup.bloom.false_positive_rate: must be between 0 and 1",
         ),

@@ -1,34 +1,94 @@
--- Append a batch of events to one partition stream, each unless its identity was seen
--- inside its de-duplication window.
+-- Append a batch of events to one partition stream, each unless it is a repeat: exactly
+-- inside its de-duplication window, probably (bloom filter) after it.
 --
 -- KEYS[1]     the partition stream                  {prefix}:events:{N}
--- KEYS[1+i]   event i's dedup key                   {prefix}:dedup:{N}:{identity}
+-- KEYS[2]     the partition's suspects stream       {prefix}:suspects:{N}
+-- KEYS[3]     which bloom generation is current     {prefix}:bloom:{N}:current
+-- KEYS[4..5]  bloom generations 0 and 1             {prefix}:bloom:{N}:0 / :1
+-- KEYS[6]     today's summary counts                {prefix}:summary:{N}:{date}
+-- KEYS[6+i]   event i's dedup key                   {prefix}:dedup:{N}:{identity}
 -- ARGV[1]     F, the number of stream-field arguments per event (names and values)
--- then per event i, starting at b = 2 + (i-1)*(F+2):
+-- ARGV[2]     K, bloom bit positions per event (0: no bloom filter)
+-- ARGV[3]     the suspects stream's MINID (ms): older suspects are trimmed
+-- ARGV[4]     the summary counts' TTL in seconds
+-- then per event i, starting at b = 5 + (i-1)*(F+K+3):
 --   ARGV[b]       the window in milliseconds (the dedup key's TTL)
 --   ARGV[b+1]     the event id (UUIDv7)
---   ARGV[b+2…]    the F schema-1 field arguments: name, value, name, value, …
+--   ARGV[b+2]     the summary field that counts this source's duplicates
+--   ARGV[b+3…]    the K bloom bit positions
+--   then the F schema-1 field arguments: name, value, name, value, …
 --
 -- Returns a flat array, two items per event in order: 1, stream_entry_id when appended;
--- 0, original_event_id for a duplicate.
+-- 0, original_event_id for a repeat inside the window; 2, suspects_entry_id for a bloom hit.
 --
 -- Atomicity: Redis runs a script without interleaving other commands, so for every event
--- the check, the XADD and the SET happen as one step: of two concurrent deliveries of one
--- event exactly one appends and the other gets its id, also when both are in one batch.
--- All keys share the hash tag {N}, so in Redis Cluster they live in one slot, as a
--- script's keys must. XADD comes before SET so that a failing XADD (e.g. OOM) leaves no
--- identity behind that would hide the sender's retry.
+-- the checks, the XADD, the SET and the bloom insert happen as one step: of two concurrent
+-- deliveries of one event exactly one appends, also when both are in one batch. All keys
+-- share the hash tag {N}, so in Redis Cluster they live in one slot, as a script's keys
+-- must. XADD comes before the SET and the bloom insert so that a failing XADD (e.g. OOM)
+-- leaves no identity behind that would hide the sender's retry.
 local fields = tonumber(ARGV[1])
+local k = tonumber(ARGV[2])
+local stride = fields + k + 3
+local current = KEYS[4]
+if redis.call('GET', KEYS[3]) == '1' then
+  current = KEYS[5]
+end
+
+-- Whether all of the event's bits are set in generation `key`.
+local function seen(key, b)
+  local ops = {}
+  for j = 0, k - 1 do
+    ops[#ops + 1] = 'GET'
+    ops[#ops + 1] = 'u1'
+    ops[#ops + 1] = ARGV[b + 3 + j]
+  end
+  for _, bit in ipairs(redis.call('BITFIELD', key, unpack(ops))) do
+    if bit == 0 then
+      return false
+    end
+  end
+  return true
+end
+
+local function insert(b)
+  local ops = {}
+  for j = 0, k - 1 do
+    ops[#ops + 1] = 'SET'
+    ops[#ops + 1] = 'u1'
+    ops[#ops + 1] = ARGV[b + 3 + j]
+    ops[#ops + 1] = 1
+  end
+  redis.call('BITFIELD', current, unpack(ops))
+end
+
+local function count_duplicate(b)
+  redis.call('HINCRBY', KEYS[6], ARGV[b + 2], 1)
+  redis.call('EXPIRE', KEYS[6], ARGV[4])
+end
+
 local out = {}
-for i = 1, #KEYS - 1 do
-  local b = 2 + (i - 1) * (fields + 2)
-  local original = redis.call('GET', KEYS[1 + i])
+for i = 1, #KEYS - 6 do
+  local b = 5 + (i - 1) * stride
+  local first_field = b + 3 + k
+  local original = redis.call('GET', KEYS[6 + i])
   if original then
+    count_duplicate(b)
     out[#out + 1] = 0
     out[#out + 1] = original
+  elseif k > 0 and (seen(KEYS[4], b) or seen(KEYS[5], b)) then
+    local suspect = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*',
+      unpack(ARGV, first_field, first_field + fields - 1))
+    redis.call('SET', KEYS[6 + i], ARGV[b + 1], 'PX', ARGV[b])
+    count_duplicate(b)
+    out[#out + 1] = 2
+    out[#out + 1] = suspect
   else
-    local entry = redis.call('XADD', KEYS[1], '*', unpack(ARGV, b + 2, b + 1 + fields))
-    redis.call('SET', KEYS[1 + i], ARGV[b + 1], 'PX', ARGV[b])
+    local entry = redis.call('XADD', KEYS[1], '*', unpack(ARGV, first_field, first_field + fields - 1))
+    redis.call('SET', KEYS[6 + i], ARGV[b + 1], 'PX', ARGV[b])
+    if k > 0 then
+      insert(b)
+    end
     out[#out + 1] = 1
     out[#out + 1] = entry
   end

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Appended, Unique, append_unique};
+use super::{AppendOptions, Appended, Unique, append_unique};
 use crate::redis::RedisConn;
 use crate::streams::Keys;
 
@@ -48,16 +48,24 @@ pub struct Appender {
     conn: RedisConn,
     keys: Arc<Keys>,
     timeout: Duration,
+    options: AppendOptions,
     queues: Vec<OnceLock<mpsc::Sender<Job>>>,
 }
 
 impl Appender {
     /// An appender over `partitions` streams; each call waits at most `timeout`.
-    pub fn new(conn: RedisConn, keys: Keys, partitions: u16, timeout: Duration) -> Self {
+    pub fn new(
+        conn: RedisConn,
+        keys: Keys,
+        partitions: u16,
+        timeout: Duration,
+        options: AppendOptions,
+    ) -> Self {
         Self {
             conn,
             keys: Arc::new(keys),
             timeout,
+            options,
             queues: (0..partitions).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -72,6 +80,7 @@ impl Appender {
                 keys: self.keys.clone(),
                 partition,
                 timeout: self.timeout,
+                options: self.options,
             };
             tokio::spawn(worker.run(rx));
             tx
@@ -97,6 +106,7 @@ struct Worker {
     keys: Arc<Keys>,
     partition: u16,
     timeout: Duration,
+    options: AppendOptions,
 }
 
 impl Worker {
@@ -126,7 +136,13 @@ impl Worker {
     /// One script call for the batch; every waiting request gets its result or the error.
     async fn send(&mut self, batch: &mut Vec<Job>) {
         let events: Vec<&Unique> = batch.iter().map(|job| &job.unique).collect();
-        let call = append_unique(&mut self.conn, &self.keys, self.partition, &events);
+        let call = append_unique(
+            &mut self.conn,
+            &self.keys,
+            self.partition,
+            &events,
+            &self.options,
+        );
         let outcome = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(results)) if results.len() == batch.len() => Ok(results),
             Ok(Ok(results)) => Err(AppendError::Redis(format!(

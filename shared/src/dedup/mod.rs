@@ -8,6 +8,7 @@
 //! in flight into the next call, so under load one round trip carries many events.
 
 mod appender;
+mod bloom;
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use ::redis::{RedisResult, Script};
 use sha2::{Digest, Sha256};
 
 pub use appender::{AppendError, Appender};
+pub use bloom::BloomShape;
 
 use crate::event::Event;
 use crate::redis::RedisConn;
@@ -45,6 +47,25 @@ pub struct Unique {
     pub event: Event,
 }
 
+/// What the append checks besides the window, the same for every event of a process.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendOptions {
+    /// The bloom filter's shape; `None` checks the window only.
+    pub bloom: Option<BloomShape>,
+    /// How long bloom hits stay in the suspects stream.
+    pub suspects_retention: Duration,
+}
+
+impl AppendOptions {
+    /// The options `dedup` configures.
+    pub fn from_config(dedup: &crate::config::DedupConfig) -> Self {
+        Self {
+            bloom: dedup.bloom.shape(),
+            suspects_retention: dedup.bloom.suspects_retention.get(),
+        }
+    }
+}
+
 /// What the append did with one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Appended {
@@ -58,33 +79,64 @@ pub enum Appended {
         /// The original event's id.
         original_id: String,
     },
+    /// The bloom filter has probably seen the event before the window: it went to the
+    /// partition's suspects stream instead, under this entry id.
+    Suspect {
+        /// The suspects stream entry id.
+        entry_id: String,
+    },
 }
 
-/// Appends a batch of one partition's events in one script call, each unless its identity
-/// was seen inside its window. Results are in the batch's order.
+/// Appends a batch of one partition's events in one script call, each unless it is a
+/// repeat inside its window or a bloom hit. Results are in the batch's order.
 pub async fn append_unique(
     conn: &mut RedisConn,
     keys: &Keys,
     partition: u16,
     batch: &[&Unique],
+    options: &AppendOptions,
 ) -> RedisResult<Vec<Appended>> {
+    let now_ms = crate::summary::now_ms();
+    let day = crate::summary::day_of(now_ms);
     let mut call = APPEND.prepare_invoke();
-    call.key(keys.events(partition));
-    let field_args = Event::FIELD_COUNT * 2;
-    call.arg(field_args);
+    call.key(keys.events(partition))
+        .key(keys.suspects(partition))
+        .key(keys.bloom_current(partition))
+        .key(keys.bloom(partition, 0))
+        .key(keys.bloom(partition, 1))
+        .key(keys.summary_counts(partition, &crate::summary::date(day)));
+    let hashes = options.bloom.map_or(0, |shape| shape.hashes);
+    let suspects_from = now_ms.saturating_sub(options.suspects_retention.as_millis() as u64);
+    call.arg(Event::FIELD_COUNT * 2)
+        .arg(hashes)
+        .arg(suspects_from)
+        .arg(crate::summary::COUNTS_TTL.as_secs());
     for unique in batch {
+        let event = &unique.event;
         call.key(keys.dedup(partition, &unique.identity));
         call.arg(unique.window.as_millis().max(1) as u64)
-            .arg(unique.event.id.hyphenated().to_string());
-        for (name, value) in unique.event.fields() {
+            .arg(event.id.hyphenated().to_string())
+            .arg(crate::summary::field(
+                &event.tenant,
+                &event.source,
+                crate::summary::DUPLICATES,
+                None,
+            ));
+        if let Some(shape) = options.bloom {
+            for position in shape.positions(&unique.identity) {
+                call.arg(position);
+            }
+        }
+        for (name, value) in event.fields() {
             call.arg(name).arg(&value[..]);
         }
     }
     let flat: Vec<(i64, String)> = call.invoke_async(conn).await?;
     Ok(flat
         .into_iter()
-        .map(|(appended, id)| match appended {
+        .map(|(kind, id)| match kind {
             1 => Appended::New { entry_id: id },
+            2 => Appended::Suspect { entry_id: id },
             _ => Appended::Duplicate { original_id: id },
         })
         .collect())

@@ -163,6 +163,11 @@ async fn append(
             )
                 .into_response())
         }
+        Ok(Appended::Suspect { .. }) => {
+            metrics::counter!(DEDUP_HITS, "source" => src.name.clone(), "kind" => "bloom")
+                .increment(1);
+            Ok((StatusCode::OK, Json(json!({"id": null, "duplicate": true}))).into_response())
+        }
         Ok(Appended::Duplicate { original_id }) => {
             metrics::counter!(DEDUP_HITS, "source" => src.name.clone(), "kind" => "window")
                 .increment(1);

@@ -23,7 +23,7 @@ use std::time::Duration;
 pub use error::IngestError;
 
 use crate::config::{Config, ConfigError, SourceLimits};
-use crate::dedup::Appender;
+use crate::dedup::{AppendOptions, Appender};
 use crate::providers::{self, Provider, ProviderKind};
 use crate::redis::RedisConn;
 use crate::secret::Secret;
@@ -88,7 +88,13 @@ impl IngestState {
         let timeout = config.redis.response_timeout.get();
         Ok(Self {
             sources,
-            appender: Appender::new(conn, keys, partitions, timeout),
+            appender: Appender::new(
+                conn,
+                keys,
+                partitions,
+                timeout,
+                AppendOptions::from_config(&config.dedup),
+            ),
             partitions,
             body_timeout: config.server.body_timeout.get(),
         })

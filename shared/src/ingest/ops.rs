@@ -1,5 +1,6 @@
 //! Operational routes of container mode: `/healthz` (process alive), `/readyz` (Redis
-//! reachable) and `/metrics` (Prometheus text format).
+//! reachable) and `/metrics` (Prometheus text format, with `hookline_redis_up` measured at
+//! each scrape).
 
 use std::time::Duration;
 
@@ -47,7 +48,15 @@ async fn ready(State(ops): State<Ops>) -> Response {
     }
 }
 
+/// Renders the metrics, first setting `hookline_redis_up` from a `PING`, so the gauge is as
+/// fresh as the scrape.
 async fn render(State(ops): State<Ops>) -> Response {
+    let mut conn = ops.conn;
+    let up = matches!(
+        tokio::time::timeout(READY_TIMEOUT, conn.ping()).await,
+        Ok(Ok(()))
+    );
+    metrics::gauge!(crate::metrics::REDIS_UP).set(if up { 1.0 } else { 0.0 });
     (
         [(
             header::CONTENT_TYPE,
