@@ -6,13 +6,23 @@
 //! - [`segment`]: the warm tier's segment format (length-prefixed entries, zstd).
 //! - [`compact`]: hot → warm.
 //! - [`archive`]: warm → cold (`.jsonl.zst` objects with manifests).
+//! - [`summarize`]: render a day's summaries from the counts kept as events flowed.
+//! - [`rotate`]: swap the bloom filters' generations.
 //! - [`replay`]: re-append a time range from the warm and hot tiers.
+//! - [`run`]: one entry point for every job, and the metrics of a run.
+//! - [`lock`] and [`schedule`]: the cron scheduler, one runner per job across replicas.
 #![forbid(unsafe_code)]
 
 pub mod archive;
 pub mod compact;
+pub mod gauges;
+pub mod lock;
 pub mod replay;
+pub mod rotate;
+pub mod run;
+pub mod schedule;
 pub mod segment;
+pub mod summarize;
 
 use std::time::{Duration, Instant};
 

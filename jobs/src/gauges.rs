@@ -1,0 +1,61 @@
+//! What operators watch between job runs: bytes per tier, dead letters and consumer lag,
+//! sampled after every scheduled run and exported as Prometheus gauges (scheduler) or
+//! CloudWatch EMF (Lambda).
+
+use std::collections::BTreeMap;
+
+use hookline_shared::config::Config;
+use hookline_shared::consumer::stats;
+use hookline_shared::metrics as names;
+use hookline_shared::redis::RedisConn;
+use hookline_shared::streams::Keys;
+
+use crate::{JobError, compact};
+
+/// One sample over every partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// Bytes of the hot streams (Redis's `MEMORY USAGE` estimate).
+    pub hot_bytes: u64,
+    /// Bytes of the warm segments.
+    pub warm_bytes: u64,
+    /// Entries in the dead-letter streams.
+    pub dlq_length: u64,
+    /// Per consumer group, the largest lag over the partitions (entries not yet delivered).
+    pub lag: BTreeMap<String, u64>,
+}
+
+/// Samples every partition.
+pub async fn sample(config: &Config, conn: &mut RedisConn) -> Result<Gauges, JobError> {
+    let keys = Keys::new(config.streams.prefix.clone());
+    let mut g = Gauges::default();
+    for partition in 0..config.streams.partitions {
+        let stream = keys.events(partition);
+        let hot: Option<u64> = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(&stream)
+            .query_async(conn)
+            .await
+            .unwrap_or_default();
+        g.hot_bytes += hot.unwrap_or(0);
+        g.warm_bytes += compact::warm_usage(conn, &keys, partition).await?.1;
+        let dlq: u64 = redis::cmd("XLEN")
+            .arg(keys.dlq(partition))
+            .query_async(conn)
+            .await?;
+        g.dlq_length += dlq;
+        for group in stats::groups(conn, &stream).await? {
+            let lag = g.lag.entry(group.name).or_default();
+            *lag = (*lag).max(group.lag.unwrap_or(0));
+        }
+    }
+    Ok(g)
+}
+
+impl Gauges {
+    /// Sets the tier-size gauges (consumer lag is reported by the consumers themselves).
+    pub fn record(&self) {
+        metrics::gauge!(names::TIER_BYTES, "tier" => "hot").set(self.hot_bytes as f64);
+        metrics::gauge!(names::TIER_BYTES, "tier" => "warm").set(self.warm_bytes as f64);
+    }
+}

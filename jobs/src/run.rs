@@ -1,0 +1,214 @@
+//! One entry point for every job, shared by `hookline job NAME`, the cron scheduler and the
+//! Lambda schedule function, plus the metrics every run records.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Instant;
+
+use hookline_shared::config::Config;
+use hookline_shared::metrics as names;
+use hookline_shared::redis::RedisConn;
+
+use crate::archive::{self, ArchiveError};
+use crate::summarize::{self, SummaryError};
+use crate::{Budget, JobError, compact, rotate};
+
+/// The scheduled jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobName {
+    /// Hot → warm.
+    Compact,
+    /// Warm → cold.
+    Archive,
+    /// Daily summaries.
+    Summarize,
+    /// Bloom filter generation swap.
+    RotateBloom,
+}
+
+impl JobName {
+    /// Every job, in the order a scheduler lists them.
+    pub const ALL: [JobName; 4] = [
+        JobName::Compact,
+        JobName::Archive,
+        JobName::Summarize,
+        JobName::RotateBloom,
+    ];
+
+    /// The name used on the command line, in metrics and in Redis keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobName::Compact => "compact",
+            JobName::Archive => "archive",
+            JobName::Summarize => "summarize",
+            JobName::RotateBloom => "rotate-bloom",
+        }
+    }
+
+    /// The job's cron expression in `lifecycle.schedule`.
+    pub fn schedule(self, config: &Config) -> &str {
+        let schedule = &config.lifecycle.schedule;
+        match self {
+            JobName::Compact => &schedule.compact,
+            JobName::Archive => &schedule.archive,
+            JobName::Summarize => &schedule.summarize,
+            JobName::RotateBloom => &schedule.rotate_bloom,
+        }
+    }
+}
+
+impl fmt::Display for JobName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobName::ALL
+            .into_iter()
+            .find(|job| job.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown job {s:?}: expected compact, archive, summarize or rotate-bloom")
+            })
+    }
+}
+
+/// What to run, with the options a job takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobRun {
+    /// The job.
+    pub job: JobName,
+    /// For `summarize`: the UTC day as days since the epoch; by default yesterday (for late
+    /// events) and today (partial).
+    pub day: Option<i64>,
+}
+
+impl JobRun {
+    /// `job` with its default options.
+    pub fn new(job: JobName) -> Self {
+        Self { job, day: None }
+    }
+}
+
+/// Why a run failed; what it finished before the failure stays done.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Redis failed.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// Archiving failed.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// Summarizing failed.
+    #[error(transparent)]
+    Summary(#[from] SummaryError),
+    /// `lifecycle.archive` names a store that cannot be opened.
+    #[error("lifecycle.archive: {0}")]
+    Store(String),
+}
+
+/// Runs one job to completion or until `budget` is spent; returns a one-line report.
+pub async fn run(
+    config: &Config,
+    conn: &mut RedisConn,
+    run: JobRun,
+    budget: Budget,
+    now_ms: u64,
+) -> Result<String, RunError> {
+    let line = match run.job {
+        JobName::Compact => {
+            let r = compact::compact(config, conn, now_ms, budget).await?;
+            let ratio = r.raw_bytes as f64 / r.warm_bytes.max(1) as f64;
+            let mut line = format!(
+                "compacted {} entries into {} segment(s): {} bytes -> {} bytes warm ({ratio:.1}x)",
+                r.entries, r.segments, r.raw_bytes, r.warm_bytes
+            );
+            if r.budget_spent {
+                line.push_str("; budget spent, the next run carries on");
+            }
+            line
+        }
+        JobName::Archive => {
+            let Some(store) = archive::store_for(config).await.map_err(RunError::Store)? else {
+                return Ok("lifecycle.archive is not set: nothing to archive".into());
+            };
+            let r = archive::archive(config, conn, store.as_ref(), now_ms, budget).await?;
+            let mut line = format!(
+                "archived {} entries from {} segment(s) into {} object(s), {} bytes",
+                r.entries, r.segments, r.objects, r.bytes
+            );
+            if r.budget_spent {
+                line.push_str("; budget spent, the next run carries on");
+            }
+            line
+        }
+        JobName::Summarize => {
+            let days = match run.day {
+                Some(day) => vec![day],
+                None => {
+                    let today = summarize::day_of(now_ms);
+                    vec![today - 1, today]
+                }
+            };
+            let store = archive::store_for(config).await.map_err(RunError::Store)?;
+            let mut parts = Vec::new();
+            for day in days {
+                let r = summarize::summarize(config, conn, store.as_deref(), day).await?;
+                parts.push(format!(
+                    "{}: {} tenant/source pair(s), {} event(s)",
+                    summarize::date(day),
+                    r.summaries,
+                    r.events
+                ));
+            }
+            format!("summarized {}", parts.join("; "))
+        }
+        JobName::RotateBloom => {
+            let rotated = rotate::rotate_bloom(config, conn).await?;
+            format!("rotated the bloom filters of {rotated} partition(s)")
+        }
+    };
+    Ok(line)
+}
+
+/// How a run ended, for `hookline_job_runs_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The job ran and succeeded.
+    Success,
+    /// The job ran and failed.
+    Failure,
+    /// Another replica holds the job's lock, or already ran this tick.
+    Skipped,
+}
+
+impl Outcome {
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// Records a run's outcome and duration in the process's metrics.
+pub fn record(job: JobName, outcome: Outcome, started: Instant) {
+    let name = job.as_str();
+    metrics::counter!(names::JOB_RUNS, "job" => name, "outcome" => outcome.as_str()).increment(1);
+    if outcome == Outcome::Skipped {
+        return;
+    }
+    metrics::histogram!(names::JOB_DURATION, "job" => name).record(started.elapsed().as_secs_f64());
+    if outcome == Outcome::Success {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        metrics::gauge!(names::JOB_LAST_SUCCESS, "job" => name).set(now);
+    }
+}

@@ -1,0 +1,231 @@
+//! `hookline schedule`: runs the jobs on their cron expressions (`lifecycle.schedule`, with
+//! seconds, UTC) with tokio-cron-scheduler, any number of replicas against one Redis.
+//!
+//! Each firing belongs to a tick: the schedule's latest occurrence at or before the firing
+//! (the scheduler fires at or just after the occurrence). A replica runs a tick only while it
+//! holds the job's lock ([`crate::lock`]) and only if the job's completed tick
+//! (`{prefix}:job:{name}:tick`) is older, and records the tick after a success, so each tick
+//! runs once across replicas. A failed run leaves the tick open for the next one. At start a
+//! replica catches up once: if the latest occurrence before now was never completed (the
+//! schedulers were down), it runs that one tick, not every missed one. Every run is
+//! recorded in the `{prefix}:job-runs` stream and in the job metrics.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Timelike, Utc};
+use croner::Cron;
+use hookline_shared::config::{self, Config};
+use hookline_shared::metrics as names;
+use hookline_shared::redis::RedisConn;
+use hookline_shared::streams::Keys;
+use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::run::{self, JobName, JobRun, Outcome};
+use crate::{Budget, gauges, lock};
+
+/// How long a lock outlives a holder that stopped renewing it (crashed).
+pub const LOCK_TTL: Duration = Duration::from_secs(30);
+/// The longest budget of a scheduled run (Lambda's limit, so both shapes behave alike).
+pub const MAX_BUDGET: Duration = Duration::from_secs(14 * 60);
+/// Run records kept in `{prefix}:job-runs` (approximately).
+const RUNS_KEPT: u64 = 10_000;
+
+/// Why the scheduler could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// The cron scheduler failed.
+    #[error("scheduler: {0}")]
+    Scheduler(#[from] JobSchedulerError),
+    /// The Redis connection cannot be set up.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// Runs every job on its schedule until `shutdown`, then waits for the runs in flight.
+pub async fn run(
+    config: Arc<Config>,
+    runner: String,
+    shutdown: CancellationToken,
+) -> Result<(), ScheduleError> {
+    let state = Arc::new(Ticks {
+        conn: RedisConn::open(&config.redis)?,
+        keys: Keys::new(config.streams.prefix.clone()),
+        config,
+        runner,
+        runs: TaskTracker::new(),
+    });
+    let mut scheduler = JobScheduler::new().await?;
+    for job in JobName::ALL {
+        let expr = job.schedule(&state.config).to_owned();
+        let cron = config::lifecycle::cron(&expr).expect("validated with the config");
+        if let Some(period) = period(&cron, Utc::now()) {
+            metrics::gauge!(names::JOB_INTERVAL, "job" => job.as_str()).set(period.as_secs_f64());
+        }
+        let fired = state.clone();
+        scheduler
+            .add(Job::new_async(expr.as_str(), move |_, _| {
+                let state = fired.clone();
+                let cron = cron.clone();
+                Box::pin(async move {
+                    if let Some(tick) = latest(&cron, Utc::now()) {
+                        state.spawn(job, cron, tick);
+                    }
+                })
+            })?)
+            .await?;
+    }
+    scheduler.start().await?;
+    tracing::info!(runner = %state.runner, "scheduler started");
+    for job in JobName::ALL {
+        let cron = config::lifecycle::cron(job.schedule(&state.config)).expect("validated");
+        if let Some(tick) = latest(&cron, Utc::now()) {
+            state.spawn(job, cron, tick);
+        }
+    }
+    shutdown.cancelled().await;
+    scheduler.shutdown().await?;
+    state.runs.close();
+    tracing::info!("scheduler stopping; waiting for the runs in flight");
+    state.runs.wait().await;
+    Ok(())
+}
+
+/// The latest occurrence at or before `now`.
+fn latest(cron: &Cron, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let whole_second = now.with_nanosecond(0)?;
+    cron.find_previous_occurrence(&whole_second, true).ok()
+}
+
+/// The time between the next two occurrences after `now`.
+fn period(cron: &Cron, now: DateTime<Utc>) -> Option<Duration> {
+    let next = cron.find_next_occurrence(&now, false).ok()?;
+    let after = cron.find_next_occurrence(&next, false).ok()?;
+    (after - next).to_std().ok()
+}
+
+struct Ticks {
+    config: Arc<Config>,
+    conn: RedisConn,
+    keys: Keys,
+    runner: String,
+    runs: TaskTracker,
+}
+
+impl Ticks {
+    fn spawn(self: &Arc<Self>, job: JobName, cron: Cron, tick: DateTime<Utc>) {
+        let state = self.clone();
+        self.runs.spawn(async move {
+            if let Err(e) = state.tick(job, &cron, tick).await {
+                tracing::warn!(job = %job, error = %e, "cannot run this tick; the next one retries");
+                run::record(job, Outcome::Failure, Instant::now());
+            }
+        });
+    }
+
+    /// Runs `job` for `tick` unless another replica holds it or already ran it.
+    async fn tick(&self, job: JobName, cron: &Cron, tick: DateTime<Utc>) -> redis::RedisResult<()> {
+        let started = Instant::now();
+        let tick_ms = tick.timestamp_millis();
+        let Some(held) =
+            lock::acquire(&self.conn, &self.keys.job_lock(job.as_str()), LOCK_TTL).await?
+        else {
+            run::record(job, Outcome::Skipped, started);
+            return Ok(());
+        };
+        let mut conn = self.conn.clone();
+        let done: Option<i64> = redis::cmd("GET")
+            .arg(self.keys.job_tick(job.as_str()))
+            .query_async(&mut conn)
+            .await?;
+        if done.is_some_and(|done| done >= tick_ms) {
+            run::record(job, Outcome::Skipped, started);
+            return held.release(&self.conn).await;
+        }
+        let budget = cron
+            .find_next_occurrence(&Utc::now(), false)
+            .ok()
+            .and_then(|next| (next - Utc::now()).to_std().ok())
+            .unwrap_or(MAX_BUDGET)
+            .clamp(Duration::from_secs(1), MAX_BUDGET);
+        let now_ms = Utc::now().timestamp_millis() as u64;
+        let result = run::run(
+            &self.config,
+            &mut conn,
+            JobRun::new(job),
+            Budget::new(budget),
+            now_ms,
+        )
+        .await;
+        let (outcome, detail) = match &result {
+            Ok(line) => {
+                tracing::info!(job = %job, tick = %tick, "{line}");
+                (Outcome::Success, line.clone())
+            }
+            Err(e) => {
+                tracing::error!(job = %job, tick = %tick, error = %e, "job failed");
+                (Outcome::Failure, e.to_string())
+            }
+        };
+        let mut pipe = redis::pipe();
+        if outcome == Outcome::Success {
+            pipe.set(self.keys.job_tick(job.as_str()), tick_ms).ignore();
+        }
+        pipe.cmd("XADD")
+            .arg(self.keys.job_runs())
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(RUNS_KEPT)
+            .arg("*")
+            .arg("job")
+            .arg(job.as_str())
+            .arg("tick")
+            .arg(tick_ms)
+            .arg("runner")
+            .arg(&self.runner)
+            .arg("outcome")
+            .arg(outcome.as_str())
+            .arg("duration_ms")
+            .arg(started.elapsed().as_millis() as u64)
+            .arg("detail")
+            .arg(detail)
+            .ignore();
+        let recorded = pipe.query_async::<()>(&mut conn).await;
+        run::record(job, outcome, started);
+        match gauges::sample(&self.config, &mut conn).await {
+            Ok(sampled) => sampled.record(),
+            Err(e) => tracing::debug!(error = %e, "cannot sample the tier gauges"),
+        }
+        held.release(&self.conn).await?;
+        recorded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_firing_belongs_to_the_occurrence_at_or_before_it() {
+        let cron = config::lifecycle::cron("0 */5 * * * *").unwrap();
+        let tick = latest(&cron, at("2026-11-24T18:05:00.400Z")).unwrap();
+        assert_eq!(tick, at("2026-11-24T18:05:00Z"));
+        let tick = latest(&cron, at("2026-11-24T18:09:59Z")).unwrap();
+        assert_eq!(tick, at("2026-11-24T18:05:00Z"));
+    }
+
+    #[test]
+    fn period_is_the_gap_between_occurrences() {
+        let cron = config::lifecycle::cron("0 15 * * * *").unwrap();
+        assert_eq!(
+            period(&cron, at("2026-11-24T18:00:00Z")),
+            Some(Duration::from_secs(3600))
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! `summarize`: renders a UTC day's summaries from the counts the summary consumer group and
+//! the ingest script kept (`hookline_shared::summary`), per tenant and source, as JSON for
+//! machines and Markdown for people. They are stored in the archive under
+//! `summaries/date=YYYY-MM-DD/tenant={t}/source={s}.{json,md}` and in Redis
+//! (`{prefix}:summaries:{date}`) for [`KEEP`]. Rendering again (late events) overwrites both.
+
+mod render;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hookline_shared::config::Config;
+use hookline_shared::redis::RedisConn;
+use hookline_shared::streams::Keys;
+use hookline_shared::summary::{self, DUPLICATES, EVENTS, FIRST, LAST};
+use serde::Serialize;
+
+use crate::archive::{ArchiveStore, StoreError};
+
+pub use hookline_shared::summary::{date, day_of, parse_date};
+
+/// How long rendered summaries stay in Redis.
+pub const KEEP: Duration = Duration::from_secs(7 * 86_400);
+
+/// Why a summary could not be rendered or stored.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    /// Redis failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// The archive failed.
+    #[error("archive store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What a summarize run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SummaryReport {
+    /// Tenant/source pairs summarized.
+    pub summaries: u64,
+    /// Events counted in them.
+    pub events: u64,
+}
+
+/// One tenant's source on one UTC day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DaySummary {
+    /// The day, `YYYY-MM-DD`.
+    pub date: String,
+    /// The tenant.
+    pub tenant: String,
+    /// The source.
+    pub source: String,
+    /// The source's provider, when the source is still configured.
+    pub provider: Option<String>,
+    /// Events appended.
+    pub events: i64,
+    /// Repeats answered as duplicates (window and bloom).
+    pub duplicates: i64,
+    /// Entries of this source dead-lettered that day, by any group.
+    pub dead_letters: i64,
+    /// First and last event time, RFC 3339.
+    pub first_event_at: Option<String>,
+    /// See `first_event_at`.
+    pub last_event_at: Option<String>,
+    /// Events per type.
+    pub event_types: BTreeMap<String, i64>,
+    /// The provider template's counters, each by key (repository, actor, currency, …).
+    pub highlights: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+/// Renders and stores every summary of `day` (days since the epoch).
+pub async fn summarize(
+    config: &Config,
+    conn: &mut RedisConn,
+    store: Option<&dyn ArchiveStore>,
+    day: i64,
+) -> Result<SummaryReport, SummaryError> {
+    let summaries = collect(config, conn, day).await?;
+    let date = date(day);
+    let keys = Keys::new(config.streams.prefix.clone());
+    let mut report = SummaryReport::default();
+    let mut pipe = redis::pipe();
+    for s in summaries.values() {
+        let json = serde_json::to_vec_pretty(s).expect("summaries serialize");
+        let markdown = render::markdown(s).into_bytes();
+        let name = format!("tenant={}/source={}", s.tenant, s.source);
+        if let Some(store) = store {
+            store
+                .put(&format!("summaries/date={date}/{name}.json"), json.clone())
+                .await?;
+            store
+                .put(
+                    &format!("summaries/date={date}/{name}.md"),
+                    markdown.clone(),
+                )
+                .await?;
+        }
+        pipe.hset(keys.summaries(&date), format!("{name}.json"), json)
+            .ignore()
+            .hset(keys.summaries(&date), format!("{name}.md"), markdown)
+            .ignore();
+        report.summaries += 1;
+        report.events += s.events as u64;
+    }
+    pipe.expire(keys.summaries(&date), KEEP.as_secs() as i64)
+        .ignore();
+    pipe.query_async::<()>(conn).await?;
+    Ok(report)
+}
+
+/// Merges the partitions' counts and the dead letters of `day`.
+pub async fn collect(
+    config: &Config,
+    conn: &mut RedisConn,
+    day: i64,
+) -> Result<BTreeMap<(String, String), DaySummary>, SummaryError> {
+    let keys = Keys::new(config.streams.prefix.clone());
+    let date = date(day);
+    let mut out: BTreeMap<(String, String), DaySummary> = BTreeMap::new();
+    for partition in 0..config.streams.partitions {
+        let counts: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(keys.summary_counts(partition, &date))
+            .query_async(conn)
+            .await?;
+        for (field, value) in counts {
+            let Some((tenant, source, counter, key)) = summary::parse_field(&field) else {
+                continue;
+            };
+            let value: i64 = value.parse().unwrap_or_default();
+            let s = entry(&mut out, config, &date, tenant, source);
+            match (counter, key) {
+                (EVENTS, None) => s.events += value,
+                (DUPLICATES, None) => s.duplicates += value,
+                (FIRST, None) => s.first_event_at = earliest(&s.first_event_at, value),
+                (LAST, None) => s.last_event_at = latest(&s.last_event_at, value),
+                (summary::TYPES, Some(key)) => {
+                    *s.event_types.entry(key.to_owned()).or_default() += value;
+                }
+                (counter, Some(key)) => {
+                    *s.highlights
+                        .entry(counter.to_owned())
+                        .or_default()
+                        .entry(key.to_owned())
+                        .or_default() += value;
+                }
+                _ => {}
+            }
+        }
+        for (tenant, source) in dead_letters(conn, &keys.dlq(partition), day).await? {
+            entry(&mut out, config, &date, &tenant, &source).dead_letters += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The summary of `tenant`'s `source`, created empty on first use.
+fn entry<'a>(
+    out: &'a mut BTreeMap<(String, String), DaySummary>,
+    config: &Config,
+    date: &str,
+    tenant: &str,
+    source: &str,
+) -> &'a mut DaySummary {
+    out.entry((tenant.to_owned(), source.to_owned()))
+        .or_insert_with(|| DaySummary {
+            date: date.to_owned(),
+            tenant: tenant.to_owned(),
+            source: source.to_owned(),
+            provider: config
+                .sources
+                .get(source)
+                .map(|s| s.provider.as_str().to_owned()),
+            ..DaySummary::default()
+        })
+}
+
+/// The tenant and source of each entry dead-lettered on `day`.
+async fn dead_letters(
+    conn: &mut RedisConn,
+    dlq: &str,
+    day: i64,
+) -> Result<Vec<(String, String)>, SummaryError> {
+    let (start, end) = (day * 86_400_000, (day + 1) * 86_400_000 - 1);
+    let mut from = start.to_string();
+    let mut out = Vec::new();
+    loop {
+        let page: Vec<(String, BTreeMap<String, String>)> = redis::cmd("XRANGE")
+            .arg(dlq)
+            .arg(&from)
+            .arg(end)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
+        let Some((last, _)) = page.last() else {
+            return Ok(out);
+        };
+        from = format!("({last}");
+        for (_, fields) in &page {
+            let event: serde_json::Value = fields
+                .get("event")
+                .and_then(|e| serde_json::from_str(e).ok())
+                .unwrap_or_default();
+            let text = |name: &str| {
+                event
+                    .get(name)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            out.push((text("tenant"), text("source")));
+        }
+    }
+}
+
+fn rfc3339(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn earliest(current: &Option<String>, ms: i64) -> Option<String> {
+    let candidate = rfc3339(ms);
+    match current {
+        Some(c) if candidate.as_ref().is_none_or(|n| c <= n) => Some(c.clone()),
+        _ => candidate,
+    }
+}
+
+fn latest(current: &Option<String>, ms: i64) -> Option<String> {
+    let candidate = rfc3339(ms);
+    match current {
+        Some(c) if candidate.as_ref().is_none_or(|n| c >= n) => Some(c.clone()),
+        _ => candidate,
+    }
+}
