@@ -1,7 +1,7 @@
 //! `hookline dev`: the pipeline on one machine, for trying hookline out.
 //!
-//! Runs ingest, the configured consumer groups, and compaction and archiving (every minute,
-//! to `--data-dir`/archive unless the config names an archive) in one process. Uses the given config, or
+//! Runs ingest, the configured consumer groups with the summary group, and the scheduler
+//! (archiving to `--data-dir`/archive unless the config names an archive) in one process. Uses the given config, or
 //! an embedded one (`dev.yaml`, whose `log` group logs every event). When the config names no Redis,
 //! dev starts a `redis-server` of its own on a free loopback port, keeping its data (AOF)
 //! under `--data-dir`, and stops it on exit. Prints a ready-to-paste `curl` that sends a
@@ -10,7 +10,8 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hmac::{Hmac, Mac};
@@ -53,67 +54,31 @@ pub async fn run(flag: Option<PathBuf>, listen: SocketAddr, data_dir: &Path) -> 
     if let Some(curl) = sample_curl(&config, listen) {
         println!("\nSend a signed sample event:\n\n{curl}\n");
     }
+    if let Err(unsafe_policy) =
+        hookline_shared::redis::check_eviction_policy(&mut RedisConn::open(&config.redis)?).await
+    {
+        return Err(config::ConfigError::at("redis", unsafe_policy.to_string()).into());
+    }
     let shutdown = super::serve::shutdown_token();
+    let name = hookline_shared::consumer::consumer_name();
     let consumers = async {
-        if config.consumer.groups.is_empty() {
-            return Ok(());
-        }
-        let name = hookline_shared::consumer::consumer_name();
-        hookline_shared::consumer::run(&config, &name, shutdown.clone()).await
+        let (consumed, counted) = tokio::join!(
+            hookline_shared::consumer::run(&config, &name, shutdown.clone()),
+            hookline_shared::summary::run(&config, &name, shutdown.clone())
+        );
+        consumed.and(counted)
     };
     let serve = async {
         let served = super::serve::run(&config, listen, shutdown.clone().cancelled_owned()).await;
-        shutdown.cancel(); // a server that failed to start stops the consumers too
+        shutdown.cancel(); // a server that failed to start stops the others too
         served
     };
-    let (served, consumed, ()) =
-        tokio::join!(serve, consumers, lifecycle(&config, shutdown.clone()));
-    served.and(consumed.map_err(Into::into))
-}
-
-/// Runs compaction and archiving every minute until `shutdown` (the scheduler's job in
-/// production deployments).
-async fn lifecycle(config: &Config, shutdown: tokio_util::sync::CancellationToken) {
-    let Ok(mut conn) = RedisConn::open(&config.redis) else {
-        return;
-    };
-    let store = match hookline_jobs::archive::store_for(config).await {
-        Ok(store) => store,
-        Err(why) => {
-            tracing::error!(%why, "lifecycle.archive unusable; not archiving");
-            None
-        }
-    };
-    let mut ticks = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as u64;
-        let budget = hookline_jobs::Budget::new(Duration::from_secs(50));
-        match hookline_jobs::compact::compact(config, &mut conn, now, budget).await {
-            Ok(report) if report.entries > 0 => {
-                tracing::info!(entries = report.entries, "compacted")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "compaction failed"),
-        }
-        if let Some(store) = &store {
-            match hookline_jobs::archive::archive(config, &mut conn, store.as_ref(), now, budget)
-                .await
-            {
-                Ok(report) if report.entries > 0 => {
-                    tracing::info!(entries = report.entries, "archived")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "archiving failed"),
-            }
-        }
-    }
+    let scheduler =
+        hookline_jobs::schedule::run(Arc::new(config.clone()), name.clone(), shutdown.clone());
+    let (served, consumed, scheduled) = tokio::join!(serve, consumers, scheduler);
+    served
+        .and(consumed.map_err(Into::into))
+        .and(scheduled.map_err(Into::into))
 }
 
 /// Starts `redis-server` on a free loopback port and waits until it answers.

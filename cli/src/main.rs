@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use hookline_jobs::run::{JobName, JobRun, RunError};
 use hookline_shared::config::{self, Config, ConfigError, ConfigSource};
 use hookline_shared::consumer;
 
@@ -50,8 +51,11 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".hookline-dev")]
         data_dir: PathBuf,
     },
-    /// Run the configured consumer groups until SIGTERM.
+    /// Run the configured consumer groups and the built-in summary group until SIGTERM.
     Consume,
+    /// Run the lifecycle jobs on their `lifecycle.schedule` until SIGTERM; any number of
+    /// replicas may run, a Redis lock lets one run each tick.
+    Schedule,
     /// Run a lifecycle job once.
     Job {
         #[command(subcommand)]
@@ -117,6 +121,34 @@ enum JobCommand {
         #[arg(long, default_value = "14m", value_parser = parse_duration)]
         budget: std::time::Duration,
     },
+    /// Render a UTC day's summaries (JSON and Markdown) into the archive and Redis.
+    Summarize {
+        /// The day, YYYY-MM-DD [default: yesterday, UTC]; today gives a partial summary.
+        #[arg(long, value_parser = hookline_jobs::summarize::parse_date)]
+        date: Option<i64>,
+    },
+    /// Start a new bloom filter generation per partition (the previous one is still checked).
+    RotateBloom,
+}
+
+impl JobCommand {
+    fn run_and_budget(&self) -> (JobRun, std::time::Duration) {
+        let default_budget = hookline_jobs::schedule::MAX_BUDGET;
+        match *self {
+            JobCommand::Compact { budget } => (JobRun::new(JobName::Compact), budget),
+            JobCommand::Archive { budget } => (JobRun::new(JobName::Archive), budget),
+            JobCommand::Summarize { date } => (
+                JobRun {
+                    job: JobName::Summarize,
+                    day: Some(date.unwrap_or_else(|| {
+                        hookline_jobs::summarize::day_of(hookline_shared::summary::now_ms()) - 1
+                    })),
+                },
+                default_budget,
+            ),
+            JobCommand::RotateBloom => (JobRun::new(JobName::RotateBloom), default_budget),
+        }
+    }
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -160,82 +192,54 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen } => {
-            let config = load(cli.config)?;
-            init_logs(&config);
+            let config = start(cli.config).await?;
             let listen = listen.unwrap_or(config.server.listen);
             serve::run(&config, listen, serve::shutdown_token().cancelled_owned()).await
         }
         Command::Consume => {
-            let config = load(cli.config)?;
-            init_logs(&config);
-            if config.consumer.groups.is_empty() {
-                return Err(ConfigError::at(
-                    "consumer.groups",
-                    "no consumer groups are configured",
-                )
-                .into());
-            }
+            let config = start(cli.config).await?;
             let shutdown = serve::shutdown_token();
             if let Some(listen) = config.observability.listen {
                 serve::spawn_ops(&config, listen, shutdown.clone()).await?;
             }
-            consumer::run(&config, &consumer::consumer_name(), shutdown).await?;
+            let name = consumer::consumer_name();
+            let (consumed, counted) = tokio::join!(
+                consumer::run(&config, &name, shutdown.clone()),
+                hookline_shared::summary::run(&config, &name, shutdown.clone())
+            );
+            consumed.and(counted)?;
+            Ok(())
+        }
+        Command::Schedule => {
+            let config = start(cli.config).await?;
+            let shutdown = serve::shutdown_token();
+            if let Some(listen) = config.observability.listen {
+                serve::spawn_ops(&config, listen, shutdown.clone()).await?;
+            }
+            let runner = consumer::consumer_name();
+            hookline_jobs::schedule::run(std::sync::Arc::new(config), runner, shutdown).await?;
             Ok(())
         }
         Command::Dev { listen, data_dir } => dev::run(cli.config, listen, &data_dir).await,
-        Command::Job {
-            job: JobCommand::Compact { budget },
-        } => {
+        Command::Job { job } => {
             let config = load(cli.config)?;
             init_logs(&config);
+            let (run, budget) = job.run_and_budget();
             let mut conn = hookline_shared::redis::RedisConn::open(&config.redis)?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_millis() as u64;
-            let report = hookline_jobs::compact::compact(
+            let now = hookline_shared::summary::now_ms();
+            let line = hookline_jobs::run::run(
                 &config,
                 &mut conn,
-                now,
+                run,
                 hookline_jobs::Budget::new(budget),
+                now,
             )
-            .await?;
-            let ratio = report.raw_bytes as f64 / report.warm_bytes.max(1) as f64;
-            println!(
-                "compacted {} entries into {} segment(s): {} bytes -> {} bytes warm ({ratio:.1}x)",
-                report.entries, report.segments, report.raw_bytes, report.warm_bytes
-            );
-            if report.budget_spent {
-                println!("budget spent; run again to continue");
-            }
-            Ok(())
-        }
-        Command::Job {
-            job: JobCommand::Archive { budget },
-        } => {
-            let config = load(cli.config)?;
-            init_logs(&config);
-            let store = hookline_jobs::archive::store_for(&config)
-                .await
-                .map_err(|why| ConfigError::at("lifecycle.archive", why))?;
-            let Some(store) = store else {
-                println!("lifecycle.archive is not set: nothing to archive");
-                return Ok(());
-            };
-            let mut conn = hookline_shared::redis::RedisConn::open(&config.redis)?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_millis() as u64;
-            let budget = hookline_jobs::Budget::new(budget);
-            let report =
-                hookline_jobs::archive::archive(&config, &mut conn, store.as_ref(), now, budget)
-                    .await?;
-            println!(
-                "archived {} entries from {} segment(s) into {} object(s), {} bytes",
-                report.entries, report.segments, report.objects, report.bytes
-            );
-            if report.budget_spent {
-                println!("budget spent; run again to continue");
-            }
+            .await
+            .map_err(|e| match e {
+                RunError::Store(why) => ConfigError::at("lifecycle.archive", why).into(),
+                other => anyhow::Error::from(other),
+            })?;
+            println!("{line}");
             Ok(())
         }
         Command::Replay {
@@ -337,6 +341,23 @@ fn load(flag: Option<PathBuf>) -> Result<Config, ConfigError> {
     let env = |name: &str| std::env::var(name).ok();
     let source = ConfigSource::resolve(flag, env)?;
     config::load(&source, env)
+}
+
+/// Loads the config, starts logging and checks that Redis cannot evict events: what every
+/// long-running role does first.
+async fn start(flag: Option<PathBuf>) -> anyhow::Result<Config> {
+    let config = load(flag)?;
+    init_logs(&config);
+    let mut conn = hookline_shared::redis::RedisConn::open(&config.redis)?;
+    let checked = tokio::time::timeout(
+        config.redis.response_timeout.get(),
+        hookline_shared::redis::check_eviction_policy(&mut conn),
+    )
+    .await;
+    if let Ok(Err(unsafe_policy)) = checked {
+        return Err(ConfigError::at("redis", unsafe_policy.to_string()).into());
+    }
+    Ok(config)
 }
 
 fn init_logs(config: &Config) {
