@@ -174,6 +174,28 @@ pub async fn run(
     Ok(line)
 }
 
+/// Runs one job like [`run`], but only while holding the job's lock (the scheduler's lock,
+/// so a Lambda run and a scheduler run never overlap); `None` when another process holds it.
+pub async fn run_exclusive(
+    config: &Config,
+    conn: &mut RedisConn,
+    job: JobRun,
+    budget: Budget,
+    now_ms: u64,
+) -> Result<Option<String>, RunError> {
+    let keys = hookline_shared::streams::Keys::new(config.streams.prefix.clone());
+    let lock_key = keys.job_lock(job.job.as_str());
+    let held = crate::lock::acquire(conn, &lock_key, crate::schedule::LOCK_TTL)
+        .await
+        .map_err(JobError::from)?;
+    let Some(held) = held else {
+        return Ok(None);
+    };
+    let result = run(config, conn, job, budget, now_ms).await;
+    held.release(conn).await.map_err(JobError::from)?;
+    result.map(Some)
+}
+
 /// How a run ended, for `hookline_job_runs_total{outcome}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
