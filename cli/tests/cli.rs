@@ -206,3 +206,48 @@ fn job_archive_without_an_archive_does_nothing_and_says_so() {
         "{out:?}"
     );
 }
+
+#[test]
+fn every_role_refuses_a_redis_that_may_evict_events_and_starts_on_noeviction() {
+    let redis = RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]);
+    let config = format!(
+        "redis: {{url: \"{}\"}}\nsources:\n  open: {{provider: none}}\n",
+        redis.url()
+    );
+    for role in [
+        &["serve", "--listen", "127.0.0.1:0"][..],
+        &["consume"],
+        &["schedule"],
+    ] {
+        let out = hookline(role, &config);
+        assert_eq!(out.status.code(), Some(2), "{role:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("redis: maxmemory-policy is allkeys-lru: "),
+            "{role:?}: {stderr}"
+        );
+    }
+
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("noeviction")
+        .query(&mut redis.connection())
+        .unwrap();
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(config.as_bytes()).unwrap();
+    let mut scheduler = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(["schedule", "--config"])
+        .arg(file.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        scheduler.try_wait().unwrap().is_none(),
+        "schedule runs on noeviction"
+    );
+    scheduler.kill().unwrap();
+    scheduler.wait().unwrap();
+}
