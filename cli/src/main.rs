@@ -82,6 +82,10 @@ enum Command {
         /// Count the matching events without appending.
         #[arg(long)]
         dry_run: bool,
+        /// Replay the bloom filter's suspects (repeats answered as duplicates after the
+        /// window) instead of the stored events: delivers a false positive after all.
+        #[arg(long)]
+        suspects: bool,
     },
     /// Inspect, retry or purge dead letters.
     Dlq {
@@ -249,6 +253,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             event_type,
             to_stream,
             dry_run,
+            suspects,
         } => {
             let config = load(cli.config)?;
             init_logs(&config);
@@ -262,6 +267,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 event_type,
                 to_stream,
                 dry_run,
+                suspects,
             };
             let archive = hookline_jobs::archive::store_for(&config)
                 .await

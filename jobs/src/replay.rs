@@ -1,7 +1,8 @@
 //! `replay`: re-append the events received in `[from, to)` — read from the warm segments and
 //! the hot streams, in their original order — each as a new event carrying `replay_of` = the
 //! original event id. Replays bypass de-duplication. Without a target stream each event goes
-//! back to its own partition stream (and so to every consumer group).
+//! back to its own partition stream (and so to every consumer group). With `suspects` it
+//! replays the bloom filter's suspects streams instead, for false positives.
 //!
 //! The tiers are read hot, then warm, then cold: an event that moves down a tier meanwhile is
 //! then seen twice rather than missed, and its (partition, stream id) drops the second
@@ -36,6 +37,9 @@ pub struct ReplayRequest {
     pub to_stream: Option<String>,
     /// Count only.
     pub dry_run: bool,
+    /// Replay the bloom filter's suspects (probable repeats that were not appended) instead
+    /// of the tiers: for a false positive, this delivers the event after all.
+    pub suspects: bool,
 }
 
 /// What a replay did.
@@ -64,19 +68,27 @@ pub async fn replay(
             matches.push((partition, event));
         }
     };
-    for partition in 0..partitions {
-        for event in hot(conn, keys, partition, request).await? {
-            keep(partition, event);
+    if request.suspects {
+        for partition in 0..partitions {
+            for event in around(conn, &keys.suspects(partition), request).await? {
+                keep(partition, event);
+            }
         }
-    }
-    for partition in 0..partitions {
-        for event in warm(conn, keys, partition, request).await? {
-            keep(partition, event);
+    } else {
+        for partition in 0..partitions {
+            for event in around(conn, &keys.events(partition), request).await? {
+                keep(partition, event);
+            }
         }
-    }
-    if let Some(store) = archive {
-        for (partition, event) in cold(store, request).await? {
-            keep(partition, event);
+        for partition in 0..partitions {
+            for event in warm(conn, keys, partition, request).await? {
+                keep(partition, event);
+            }
+        }
+        if let Some(store) = archive {
+            for (partition, event) in cold(store, request).await? {
+                keep(partition, event);
+            }
         }
     }
     matches.sort_by_key(|(_, e)| (received_at(e), parse(&e.entry_id)));
@@ -168,15 +180,14 @@ async fn warm(
     Ok(out)
 }
 
-/// Hot entries around the range.
-async fn hot(
+/// Entries of `stream` (a partition's hot stream or its suspects) around the range.
+async fn around(
     conn: &mut RedisConn,
-    keys: &Keys,
-    partition: u16,
+    stream: &str,
     request: &ReplayRequest,
 ) -> Result<Vec<StoredEvent>, JobError> {
     let reply: Value = redis::cmd("XRANGE")
-        .arg(keys.events(partition))
+        .arg(stream)
         .arg(request.from_ms.saturating_sub(SLACK_MS))
         .arg(request.to_ms + SLACK_MS)
         .query_async(conn)

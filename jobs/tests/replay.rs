@@ -56,6 +56,7 @@ async fn a_range_spanning_warm_and_hot_replays_every_event_once_in_order() {
         event_type: None,
         to_stream: Some("replayed".into()),
         dry_run: true,
+        suspects: false,
     };
     let dry = replay(&mut conn, &keys, 1, None, &request, |_| {})
         .await
@@ -142,6 +143,7 @@ async fn replay_across_three_tiers(store: &dyn ArchiveStore) {
         event_type: None,
         to_stream: Some("replayed".into()),
         dry_run: false,
+        suspects: false,
     };
     let report = replay(&mut conn, &keys, 1, Some(store), &request, |_| {})
         .await

@@ -187,6 +187,33 @@ async fn a_repeat_after_the_window_is_answered_as_duplicate_and_kept_as_a_suspec
         body,
         "the suspect keeps the exact bytes, so it can be replayed"
     );
+
+    // A false positive is delivered after all by replaying the suspects.
+    let mut conn = RedisConn::open(&ingest.config.redis).unwrap();
+    let request = hookline_jobs::replay::ReplayRequest {
+        from_ms: 0,
+        to_ms: hookline_shared::summary::now_ms() + 1,
+        source: None,
+        event_type: None,
+        to_stream: None,
+        dry_run: false,
+        suspects: true,
+    };
+    let keys = Keys::new("hookline");
+    let report = hookline_jobs::replay::replay(&mut conn, &keys, 1, None, &request, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.appended, 1);
+    let events: redis::Value = redis::cmd("XRANGE")
+        .arg("hookline:events:{0}")
+        .arg("-")
+        .arg("+")
+        .query(&mut c)
+        .unwrap();
+    let events = hookline_shared::entries::from_entry_list(events);
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].payload(), body);
+    assert_eq!(events[1].text("replay_of"), suspects[0].text("id"));
 }
 
 #[tokio::test]
