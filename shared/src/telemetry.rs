@@ -7,11 +7,14 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// Libraries whose info lines are about their own internals, not about hookline's work.
+const QUIET: &str = "tokio_cron_scheduler=warn";
+
 /// Installs the global subscriber. `RUST_LOG` overrides `level`. Safe to call twice (the
 /// second call does nothing), so tests may call it freely.
 pub fn init(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
+        .or_else(|_| EnvFilter::try_new(format!("{level},{QUIET}")))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match format {
         LogFormat::Json => true,

@@ -35,16 +35,12 @@ if redis.call('GET', KEYS[3]) == '1' then
   current = KEYS[5]
 end
 
--- Whether all of the event's bits are set in generation `key`.
+-- Whether all of the event's bits are set in generation `key`. GETBIT one bit at a time, so
+-- a new identity usually stops at its first or second bit (measured: cheaper than one
+-- BITFIELD call with K operations, whose argument table alone costs more).
 local function seen(key, b)
-  local ops = {}
   for j = 0, k - 1 do
-    ops[#ops + 1] = 'GET'
-    ops[#ops + 1] = 'u1'
-    ops[#ops + 1] = ARGV[b + 3 + j]
-  end
-  for _, bit in ipairs(redis.call('BITFIELD', key, unpack(ops))) do
-    if bit == 0 then
+    if redis.call('GETBIT', key, ARGV[b + 3 + j]) == 0 then
       return false
     end
   end
@@ -52,14 +48,9 @@ local function seen(key, b)
 end
 
 local function insert(b)
-  local ops = {}
   for j = 0, k - 1 do
-    ops[#ops + 1] = 'SET'
-    ops[#ops + 1] = 'u1'
-    ops[#ops + 1] = ARGV[b + 3 + j]
-    ops[#ops + 1] = 1
+    redis.call('SETBIT', current, ARGV[b + 3 + j], '1')
   end
-  redis.call('BITFIELD', current, unpack(ops))
 end
 
 local function count_duplicate(b)

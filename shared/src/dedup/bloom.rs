@@ -10,7 +10,8 @@
 //! Sizing: `k = ceil(log2(1/p))` hash functions and `m = ceil(n·k / ln 2)` bits give, at
 //! `n` identities, a false-positive rate of about `2^-k ≤ p`. Bit positions come from one
 //! 128-bit xxh3 hash split into two 64-bit halves (double hashing, Kirsch–Mitzenmacher), so
-//! an identity costs one hash and `k` bit operations in one `BITFIELD` call per generation.
+//! an identity costs one hash, a few `GETBIT`s (a new identity usually stops at its first
+//! clear bit) and `k` `SETBIT`s.
 
 /// A bloom filter's shape: bits and hash functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
