@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookline_jobs::run::{JobName, JobRun, RunError};
 use hookline_shared::config::{self, Config, ConfigError, ConfigSource};
@@ -103,6 +104,16 @@ enum Command {
     },
     /// Validate the configuration and exit (0 when valid, 2 with `key.path: reason`).
     CheckConfig,
+    /// Exit 0 when URL answers 2xx within --timeout, else 1: a container healthcheck for
+    /// images without a shell or curl (e.g. `--url http://127.0.0.1:8080/readyz`).
+    Healthcheck {
+        /// The URL to GET.
+        #[arg(long)]
+        url: String,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+    },
     /// Print per partition: stream length, DLQ length, and each group's consumers, pending and lag.
     Stats {
         /// Print JSON instead of a table.
@@ -339,6 +350,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Stats { json } => stats::run(&load(cli.config)?, json).await,
+        Command::Healthcheck { url, timeout } => {
+            let client = reqwest::Client::builder().timeout(timeout).build()?;
+            let response = client
+                .get(&url)
+                .send()
+                .await
+                .with_context(|| format!("GET {url}"))?;
+            let status = response.status();
+            anyhow::ensure!(status.is_success(), "GET {url}: {status}");
+            println!("{url}: {status}");
+            Ok(())
+        }
     }
 }
 

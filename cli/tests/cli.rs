@@ -95,6 +95,17 @@ async fn serve_ingests_then_exits_0_on_sigterm_and_stats_counts() {
         }
     })
     .await;
+    let healthcheck = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hookline"))
+            .args(["healthcheck", "--url", url])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(healthcheck(&ready).status.code(), Some(0));
+    let missing = healthcheck(&format!("http://127.0.0.1:{port}/nope"));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("404"));
+
     let body = br#"{"zen":"ok","repository":{"full_name":"o/r"}}"#.to_vec();
     let url = format!("http://127.0.0.1:{port}/webhooks/github");
     let reply = client

@@ -121,11 +121,17 @@ pub async fn run(
     let line = match run.job {
         JobName::Compact => {
             let r = compact::compact(config, conn, now_ms, budget).await?;
-            let ratio = r.raw_bytes as f64 / r.warm_bytes.max(1) as f64;
             let mut line = format!(
-                "compacted {} entries into {} segment(s): {} bytes -> {} bytes warm ({ratio:.1}x)",
-                r.entries, r.segments, r.raw_bytes, r.warm_bytes
+                "compacted {} entries into {} segment(s)",
+                r.entries, r.segments
             );
+            if r.entries > 0 {
+                let ratio = r.raw_bytes as f64 / r.warm_bytes.max(1) as f64;
+                line.push_str(&format!(
+                    ": {} bytes -> {} bytes warm ({ratio:.1}x)",
+                    r.raw_bytes, r.warm_bytes
+                ));
+            }
             if r.budget_spent {
                 line.push_str("; budget spent, the next run carries on");
             }

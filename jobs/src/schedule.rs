@@ -57,6 +57,16 @@ pub async fn run(
         runner,
         runs: TaskTracker::new(),
     });
+    for job in JobName::ALL {
+        for outcome in [Outcome::Success, Outcome::Failure, Outcome::Skipped] {
+            metrics::counter!(names::JOB_RUNS, "job" => job.as_str(), "outcome" => outcome.as_str())
+                .increment(0);
+        }
+    }
+    for tier in ["warm", "cold"] {
+        metrics::counter!(names::LIFECYCLE_BYTES, "tier" => tier).increment(0);
+    }
+    state.refresh_gauges().await;
     let mut scheduler = JobScheduler::new().await?;
     for job in JobName::ALL {
         let expr = job.schedule(&state.config).to_owned();
@@ -122,7 +132,29 @@ impl Ticks {
                 tracing::warn!(job = %job, error = %e, "cannot run this tick; the next one retries");
                 run::record(job, Outcome::Failure, Instant::now());
             }
+            // Whether this replica ran the tick or not, it exports what Redis knows, so a
+            // standby's gauges are as fresh as the active one's.
+            state.refresh_gauges().await;
         });
+    }
+
+    /// Sets the tier gauges and every job's last success from Redis.
+    async fn refresh_gauges(&self) {
+        let mut conn = self.conn.clone();
+        match gauges::sample(&self.config, &mut conn).await {
+            Ok(sampled) => sampled.record(),
+            Err(e) => tracing::debug!(error = %e, "cannot sample the tier gauges"),
+        }
+        let mut pipe = redis::pipe();
+        for job in JobName::ALL {
+            pipe.get(self.keys.job_last_success(job.as_str()));
+        }
+        let last: Vec<Option<f64>> = pipe.query_async(&mut conn).await.unwrap_or_default();
+        for (job, at) in JobName::ALL.into_iter().zip(last) {
+            if let Some(at) = at {
+                metrics::gauge!(names::JOB_LAST_SUCCESS, "job" => job.as_str()).set(at);
+            }
+        }
     }
 
     /// Runs `job` for `tick` unless another replica holds it or already ran it.
@@ -171,7 +203,11 @@ impl Ticks {
         };
         let mut pipe = redis::pipe();
         if outcome == Outcome::Success {
-            pipe.set(self.keys.job_tick(job.as_str()), tick_ms).ignore();
+            let now = Utc::now().timestamp_millis() as f64 / 1000.0;
+            pipe.set(self.keys.job_tick(job.as_str()), tick_ms)
+                .ignore()
+                .set(self.keys.job_last_success(job.as_str()), now)
+                .ignore();
         }
         pipe.cmd("XADD")
             .arg(self.keys.job_runs())
@@ -194,10 +230,6 @@ impl Ticks {
             .ignore();
         let recorded = pipe.query_async::<()>(&mut conn).await;
         run::record(job, outcome, started);
-        match gauges::sample(&self.config, &mut conn).await {
-            Ok(sampled) => sampled.record(),
-            Err(e) => tracing::debug!(error = %e, "cannot sample the tier gauges"),
-        }
         held.release(&self.conn).await?;
         recorded
     }

@@ -86,6 +86,12 @@ impl Keys {
         format!("{}:job:{{{job}}}:tick", self.prefix)
     }
 
+    /// `{prefix}:job:{name}:last_success`: when the job last succeeded (seconds since the
+    /// epoch), so every replica exports the same `hookline_job_last_success_timestamp_seconds`.
+    pub fn job_last_success(&self, job: &str) -> String {
+        format!("{}:job:{{{job}}}:last_success", self.prefix)
+    }
+
     /// `{prefix}:job-runs`: a record of every job run (stream, capped).
     pub fn job_runs(&self) -> String {
         format!("{}:job-runs", self.prefix)

@@ -13,7 +13,7 @@ use hookline_shared::config::Config;
 use hookline_shared::redis::RedisConn;
 use hookline_shared::streams::Keys;
 use hookline_shared::summary::{self, DUPLICATES, EVENTS, FIRST, LAST};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::archive::{ArchiveStore, StoreError};
 
@@ -43,7 +43,7 @@ pub struct SummaryReport {
 }
 
 /// One tenant's source on one UTC day.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DaySummary {
     /// The day, `YYYY-MM-DD`.
     pub date: String,

@@ -86,6 +86,10 @@ struct Meters {
 impl Meters {
     fn new(group: &str) -> Self {
         let processed = |outcome: &'static str| metrics::counter!(CONSUMER_PROCESSED, "group" => group.to_owned(), "outcome" => outcome);
+        // Counters that move rarely exist from the start at 0, so that rate() and increase()
+        // see their first event.
+        metrics::counter!(DLQ_TOTAL, "group" => group.to_owned()).increment(0);
+        metrics::counter!(GROUP_RECREATED, "group" => group.to_owned()).increment(0);
         Self {
             delivered: processed("delivered"),
             filtered: processed("filtered"),

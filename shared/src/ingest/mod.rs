@@ -81,6 +81,10 @@ impl IngestState {
                 limits: config.effective(cfg),
                 limiter: cfg.rate_limit.map(SourceLimiter::new),
             };
+            for kind in ["window", "bloom"] {
+                metrics::counter!(crate::metrics::DEDUP_HITS, "source" => name.clone(), "kind" => kind)
+                    .increment(0);
+            }
             sources.insert(name.clone(), source);
         }
         let keys = Keys::new(config.streams.prefix.clone());

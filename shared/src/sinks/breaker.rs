@@ -41,6 +41,7 @@ impl Breaker {
         settings: CircuitBreaker,
         probe_lease: Duration,
     ) -> Self {
+        metrics::gauge!(CIRCUIT_STATE, "destination" => destination.clone()).set(0.0);
         Self {
             conn,
             key,

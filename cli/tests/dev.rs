@@ -1,0 +1,127 @@
+//! `hookline dev` as a user runs it: the whole pipeline in one process, and every metric the
+//! alert rules and the dashboard use (infra/observability) on its `/metrics` after traffic.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use hookline_tests::{HttpClient, Receiver, TEST_WHSEC, github_headers, repo_root, wait_until};
+
+/// Every `hookline_*` name in the alert rules and the dashboard.
+fn observed_names() -> BTreeSet<String> {
+    let dir = repo_root().join("infra/observability");
+    let mut names = BTreeSet::new();
+    for file in ["alerts.yaml", "alerts.test.yaml", "grafana-dashboard.json"] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("hookline_") {
+            let name: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            rest = &rest[at + name.len()..];
+            names.insert(name);
+        }
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_runs_the_pipeline_and_exports_every_metric_the_alerts_and_dashboard_use() {
+    let sink = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = tempfile::NamedTempFile::new().unwrap();
+    write!(
+        config,
+        "sources:\n  github: {{provider: github, secrets: [\"dev-secret\"]}}\nconsumer:\n  groups:\n    app:\n      sink: {{type: http, url: \"{}\", secret: \"{TEST_WHSEC}\", timeout: 1s}}\nlifecycle:\n  schedule: {{compact: \"*/2 * * * * *\", archive: \"*/2 * * * * *\", summarize: \"*/2 * * * * *\"}}\nobservability: {{log_format: text}}\n",
+        sink.url()
+    )
+    .unwrap();
+    let mut dev = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args([
+            "dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .arg("--config")
+        .arg(config.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = HttpClient::default();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until("dev ready", Duration::from_secs(30), || {
+        let (client, url) = (client.clone(), format!("{base}/readyz"));
+        async move {
+            client
+                .send("GET", &url, &[], vec![])
+                .await
+                .ok()
+                .filter(|r| r.status == 200)
+        }
+    })
+    .await;
+
+    let body =
+        br#"{"ref":"refs/heads/main","repository":{"full_name":"o/r"},"commits":[{}]}"#.to_vec();
+    let headers = github_headers("dev-secret", "push", "dev-1", &body);
+    let url = format!("{base}/webhooks/github");
+    assert_eq!(client.post(&url, &headers, body.clone()).await.status, 202);
+    assert_eq!(client.post(&url, &headers, body).await.status, 200);
+    wait_until("delivered to the sink", Duration::from_secs(20), || {
+        let delivered = sink.calls().len();
+        async move { (delivered == 1).then_some(()) }
+    })
+    .await;
+
+    let wanted = observed_names();
+    assert!(wanted.len() >= 15, "{wanted:?}");
+    let exported = wait_until("every metric exported", Duration::from_secs(20), || {
+        let (client, url, wanted) = (client.clone(), format!("{base}/metrics"), wanted.clone());
+        async move {
+            let text = String::from_utf8(
+                client
+                    .send("GET", &url, &[], vec![])
+                    .await
+                    .ok()?
+                    .body
+                    .to_vec(),
+            )
+            .ok()?;
+            let have: BTreeSet<String> = text
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| l.split(['{', ' ']).next())
+                .map(str::to_owned)
+                .collect();
+            wanted.is_subset(&have).then_some(have)
+        }
+    })
+    .await;
+    assert!(exported.contains("hookline_job_runs_total"));
+
+    let pid = dev.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(20), dev.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
