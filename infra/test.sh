@@ -44,6 +44,18 @@ fail() {
   echo "FAIL: $*" >&2
   exit 1
 }
+# stop_cleanly LABEL CONTAINER GRACE: `podman stop` (SIGTERM) must end it with exit code 0
+# within GRACE seconds.
+stop_cleanly() {
+  local started took code
+  started=$(date +%s.%N)
+  podman stop -t "$3" "$2" >/dev/null
+  took=$(echo "$(date +%s.%N) - $started" | bc)
+  code=$(podman inspect --format '{{.State.ExitCode}}' "$2")
+  [ "$code" = 0 ] || fail "$1 exited $code on SIGTERM"
+  (($(echo "$took < $3" | bc))) || fail "$1 needed ${took}s to stop (grace $3s)"
+  printf '%s: exit code 0 %.1fs after SIGTERM\n' "$1" "$took"
+}
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -58,27 +70,11 @@ wait_http() {
 
 # ------------------------------------------------------------------------------ dependencies
 echo "== dependencies"
-missing=()
-command -v podman >/dev/null || missing+=(podman)
-command -v buildah >/dev/null || missing+=(buildah)
-command -v runc >/dev/null || missing+=(runc)
-command -v redis-server >/dev/null || missing+=(redis-server)
-command -v redis-cli >/dev/null || missing+=(redis-tools)
-command -v curl >/dev/null || missing+=(curl)
-command -v bc >/dev/null || missing+=(bc)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-if ! command -v podman-compose >/dev/null; then
-  echo "installing: podman-compose"
-  # Debian's own Python refuses system-wide pip installs unless told otherwise.
-  python3 -m pip install --quiet 'podman-compose==1.6.0' 2>/dev/null ||
-    python3 -m pip install --quiet --break-system-packages 'podman-compose==1.6.0'
-fi
+# shellcheck source=scripts/deps.sh
+source scripts/deps.sh
+apt_install podman:podman buildah:buildah runc:runc redis-server:redis-server \
+  redis-cli:redis-tools curl:curl bc:bc
+pip_install podman-compose:podman-compose==1.6.0
 [ -f "$corpus" ] || fail "no GitHub corpus at $corpus (set HOOKLINE_CORPUS)"
 
 work=$(mktemp -d)
@@ -200,13 +196,7 @@ curl -s "http://127.0.0.1:$serve_port/metrics" | grep -q '^hookline_ingest_reque
 echo "202 -> 1 entry in hookline:events:{0}; repeat 200 duplicate; bad signature 401; /metrics ok"
 phase "serve: webhooks"
 
-stop_started=$(date +%s.%N)
-podman stop -t 30 "$serve_container" >/dev/null
-stop_took=$(echo "$(date +%s.%N) - $stop_started" | bc)
-code=$(podman inspect --format '{{.State.ExitCode}}' "$serve_container")
-[ "$code" = 0 ] || fail "serve exited $code on SIGTERM"
-(($(echo "$stop_took < 30" | bc))) || fail "serve needed ${stop_took}s to stop (grace 30s)"
-printf 'podman stop: exit code 0 after %.1fs\n' "$stop_took"
+stop_cleanly serve "$serve_container" 30
 podman rm -v "$serve_container" >/dev/null # -v: the image's anonymous /var/lib/hookline
 phase "serve: stop (SIGTERM)"
 
@@ -403,19 +393,9 @@ if $has_schedule; then
 fi
 phase "compose: metrics"
 
-stop_started=$(date +%s.%N)
-podman stop -t 45 "${project}_consume_1" >/dev/null
-stop_took=$(echo "$(date +%s.%N) - $stop_started" | bc)
-code=$(podman inspect --format '{{.State.ExitCode}}' "${project}_consume_1")
-[ "$code" = 0 ] || fail "consume exited $code on SIGTERM"
-printf 'consume: exit code 0 %.1fs after SIGTERM\n' "$stop_took"
+stop_cleanly consume "${project}_consume_1" 45
 if $has_schedule; then
-  stop_started=$(date +%s.%N)
-  podman stop -t 45 "${project}_schedule_1" >/dev/null
-  stop_took=$(echo "$(date +%s.%N) - $stop_started" | bc)
-  code=$(podman inspect --format '{{.State.ExitCode}}' "${project}_schedule_1")
-  [ "$code" = 0 ] || fail "schedule exited $code on SIGTERM"
-  printf 'schedule: exit code 0 %.1fs after SIGTERM\n' "$stop_took"
+  stop_cleanly schedule "${project}_schedule_1" 45
 fi
 phase "compose: consume/schedule stop"
 

@@ -4,26 +4,10 @@
 # S3-compatible server of the archive tests). Rust itself must already be installed.
 set -euo pipefail
 
-missing=()
-command -v redis-server >/dev/null || missing+=(redis-server)
-command -v redis-cli >/dev/null || missing+=(redis-tools)
-command -v cc >/dev/null || missing+=(build-essential)
-python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
-
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-
-if ! command -v moto_server >/dev/null; then
-  echo "installing: moto[server]"
-  # Debian's own Python refuses system-wide pip installs unless told otherwise.
-  python3 -m pip install --quiet 'moto[server]' 2>/dev/null ||
-    python3 -m pip install --quiet --break-system-packages 'moto[server]'
-fi
+# shellcheck source=scripts/deps.sh
+source "$(dirname "$0")/deps.sh"
+apt_install redis-server:redis-server redis-cli:redis-tools cc:build-essential pip3:python3-pip
+pip_install 'moto_server:moto[server]'
 
 if ! command -v cargo >/dev/null; then
   echo "cargo not found: install Rust from https://rustup.rs, then run this again" >&2

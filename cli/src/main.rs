@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookline_jobs::run::{JobName, JobRun, RunError};
-use hookline_shared::config::{self, Config, ConfigError, ConfigSource};
+use hookline_shared::config::{self, Config, ConfigError};
 use hookline_shared::consumer;
 
 /// mimalloc: the request path allocates many small, short-lived buffers, which glibc's
@@ -367,9 +367,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Loads and validates the config named by the flag or the environment.
 fn load(flag: Option<PathBuf>) -> Result<Config, ConfigError> {
-    let env = |name: &str| std::env::var(name).ok();
-    let source = ConfigSource::resolve(flag, env)?;
-    config::load(&source, env)
+    config::from_env(flag)
 }
 
 /// Loads the config, starts logging and checks that Redis cannot evict events: what every

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use hookline_tests::{HttpClient, RedisServer, github_headers, wait_until};
+use hookline_tests::{HttpClient, RedisServer, github_headers, terminate, wait_until};
 
 fn hookline(args: &[&str], config: &str) -> Output {
     let mut file = tempfile::NamedTempFile::new().unwrap();
@@ -125,18 +125,7 @@ async fn serve_ingests_then_exits_0_on_sigterm_and_stats_counts() {
         .sum();
     assert_eq!((rows.as_array().unwrap().len(), total), (2, 1));
 
-    let pid = serve.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = tokio::time::timeout(Duration::from_secs(10), serve.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = terminate(&mut serve, Duration::from_secs(10)).await;
     assert_eq!(status.code(), Some(0));
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use hookline_tests::{
-    Receiver, RedisServer, TEST_WHSEC, append_entries, consumer_yaml, wait_until,
+    Receiver, RedisServer, TEST_WHSEC, append_entries, consumer_yaml, terminate, wait_until,
 };
 use tokio::process::{Child, Command};
 
@@ -102,19 +102,8 @@ async fn sigterm_finishes_in_flight_work_and_exits_0_within_the_grace() {
         (!receiver.calls().is_empty()).then_some(())
     })
     .await;
-    let pid = consumer.id().unwrap().to_string();
     let signalled = Instant::now();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = tokio::time::timeout(Duration::from_secs(10), consumer.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = terminate(&mut consumer, Duration::from_secs(10)).await;
     assert_eq!(status.code(), Some(0));
     assert!(
         signalled.elapsed() < Duration::from_secs(3) + Duration::from_secs(2),

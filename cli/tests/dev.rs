@@ -7,7 +7,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use hookline_tests::{HttpClient, Receiver, TEST_WHSEC, github_headers, repo_root, wait_until};
+use hookline_tests::{
+    HttpClient, Receiver, TEST_WHSEC, github_headers, repo_root, terminate, wait_until,
+};
 
 /// Every `hookline_*` name in the alert rules and the dashboard.
 fn observed_names() -> BTreeSet<String> {
@@ -111,17 +113,6 @@ async fn dev_runs_the_pipeline_and_exports_every_metric_the_alerts_and_dashboard
     .await;
     assert!(exported.contains("hookline_job_runs_total"));
 
-    let pid = dev.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = tokio::time::timeout(Duration::from_secs(20), dev.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = terminate(&mut dev, Duration::from_secs(20)).await;
     assert_eq!(status.code(), Some(0));
 }

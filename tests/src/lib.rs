@@ -22,7 +22,7 @@ pub use moto::MotoServer;
 pub use receiver::{Call, Policy, Receiver};
 pub use server::RedisServer;
 pub use signing::{github_headers, hmac_sha256_hex};
-pub use wait::wait_until;
+pub use wait::{terminate, wait_until};
 
 use std::path::PathBuf;
 

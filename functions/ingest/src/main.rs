@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use hookline_shared::config::{self, Config, ConfigSource, LogFormat};
+use hookline_shared::config::Config;
 use hookline_shared::ingest::{self, IngestState};
 use hookline_shared::redis::RedisConn;
 
@@ -17,15 +17,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let env = |name: &str| std::env::var(name).ok();
-    let config = match ConfigSource::resolve(None, env).and_then(|s| config::load(&s, env)) {
+    let config = match hookline_shared::telemetry::start_lambda() {
         Ok(config) => config,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    hookline_shared::telemetry::init(LogFormat::Json, &config.observability.log_level);
     match run(&config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

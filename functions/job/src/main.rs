@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hookline_jobs::Budget;
 use hookline_jobs::run::{self, JobName, JobRun, Outcome};
-use hookline_shared::config::{self, Config, ConfigSource, LogFormat};
+use hookline_shared::config::Config;
 use hookline_shared::redis::RedisConn;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Deserialize;
@@ -59,15 +59,10 @@ impl From<InvokeError> for lambda_runtime::Diagnostic {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let env = |name: &str| std::env::var(name).ok();
-    let config = match ConfigSource::resolve(None, env).and_then(|s| config::load(&s, env)) {
+    let config = match hookline_shared::telemetry::start_lambda() {
         Ok(config) => config,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    hookline_shared::telemetry::init(LogFormat::Json, &config.observability.log_level);
     let conn = match RedisConn::open(&config.redis) {
         Ok(conn) => conn,
         Err(e) => {
@@ -81,7 +76,8 @@ async fn main() -> ExitCode {
         eprintln!("redis: {unsafe_policy}");
         return ExitCode::from(2);
     }
-    let namespace = env("HOOKLINE_METRICS_NAMESPACE").unwrap_or_else(|| "hookline".into());
+    let namespace =
+        std::env::var("HOOKLINE_METRICS_NAMESPACE").unwrap_or_else(|_| "hookline".into());
     let (config, namespace) = (&config, namespace.as_str());
     let handler = service_fn(|event: LambdaEvent<Value>| {
         let conn = conn.clone();

@@ -36,6 +36,14 @@ impl ConfigSource {
     }
 }
 
+/// Loads the config named by `flag`, else by the process environment (see
+/// [`ConfigSource::resolve`]), with `${VAR}` read from the environment: what every process does
+/// at start.
+pub fn from_env(flag: Option<PathBuf>) -> Result<Config, ConfigError> {
+    let env = |name: &str| std::env::var(name).ok();
+    load(&ConfigSource::resolve(flag, env)?, env)
+}
+
 /// Reads, interpolates, parses and validates the configuration.
 pub fn load(
     source: &ConfigSource,

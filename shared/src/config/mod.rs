@@ -27,7 +27,7 @@ pub use consumer::{
     StartPosition,
 };
 pub use lifecycle::{LifecycleConfig, S3Config, Schedule};
-pub use load::{ConfigSource, load, parse};
+pub use load::{ConfigSource, from_env, load, parse};
 pub use observability::{LogFormat, ObservabilityConfig};
 pub use redis::{DEFAULT_URL, RedisConfig, RedisMode};
 pub use source::SourceConfig;
