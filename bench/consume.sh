@@ -4,6 +4,8 @@
 # rawconsume.rs) draining the same stream through its own group, on the same redis-server.
 #
 #   bench/consume.sh [EVENTS]        default: 200000
+#   SUMMARIES=true bench/consume.sh  the same process also runs the built-in summary group
+#                                    (off by default here: delivery throughput alone)
 #
 # Prints events/s of both and the ratio. Run on demand, not in CI. Needs redis-server,
 # redis-benchmark, redis-cli and python3.
@@ -32,6 +34,7 @@ redis: {url: "redis://127.0.0.1:$port"}
 consumer:
   groups:
     bench: {sink: {type: log}, batch_size: 100}
+  summaries: ${SUMMARIES:-false}
 observability: {log_level: warn, log_format: json}
 YAML
 started=$(date +%s.%N)

@@ -52,7 +52,8 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".hookline-dev")]
         data_dir: PathBuf,
     },
-    /// Run the configured consumer groups and the built-in summary group until SIGTERM.
+    /// Run the configured consumer groups and (unless `consumer.summaries: false`) the
+    /// built-in summary group until SIGTERM.
     Consume,
     /// Run the lifecycle jobs on their `lifecycle.schedule` until SIGTERM; any number of
     /// replicas may run, a Redis lock lets one run each tick.

@@ -13,12 +13,17 @@ use super::units::Duration;
 pub const CLAIM_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Consumer groups by name.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerConfig {
     /// Each key is the consumer group's name in Redis.
     #[serde(default)]
     pub groups: BTreeMap<String, GroupConfig>,
+    /// Whether `hookline consume` also runs the built-in summary group (default true). On a
+    /// busy pipeline, turn it off on the delivery consumers and run one `hookline consume`
+    /// with no groups and this on: summary counting then has its own process.
+    #[serde(default = "defaults::yes")]
+    pub summaries: bool,
 }
 
 /// One consumer group.
@@ -58,8 +63,20 @@ pub struct GroupConfig {
     pub circuit_breaker: CircuitBreaker,
 }
 
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        Self {
+            groups: BTreeMap::new(),
+            summaries: true,
+        }
+    }
+}
+
 mod defaults {
     use super::Duration;
+    pub fn yes() -> bool {
+        true
+    }
     pub fn batch_size() -> usize {
         100
     }

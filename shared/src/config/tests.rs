@@ -53,6 +53,20 @@ fn an_empty_file_takes_every_default() {
 }
 
 #[test]
+fn summary_counting_and_the_bloom_filter_are_on_unless_turned_off() {
+    let defaults = parse("", no_env).unwrap();
+    assert!(defaults.consumer.summaries);
+    assert!(defaults.dedup.bloom.shape().is_some());
+    let off = parse(
+        "consumer: {summaries: false}\ndedup: {bloom: {enabled: false}}\n",
+        no_env,
+    )
+    .unwrap();
+    assert!(!off.consumer.summaries);
+    assert!(off.dedup.bloom.shape().is_none());
+}
+
+#[test]
 fn a_missing_variable_names_the_key_and_the_variable() {
     let yaml = "sources:\n  github:\n    provider: github\n    secrets: [\"${GITHUB_SECRET}\"]\n";
     assert_eq!(

@@ -20,18 +20,22 @@ pub const GROUP: &str = "hookline-summaries";
 static AGGREGATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("aggregate.lua")));
 
 /// Entries read per call.
-const BATCH: usize = 256;
+const BATCH: usize = 1000;
 /// How long a read waits for new entries.
 const BLOCK: Duration = Duration::from_secs(1);
 /// Entries pending this long on another consumer are taken over (it died).
 const CLAIM_IDLE: Duration = Duration::from_secs(60);
 
-/// Counts every partition's events until `shutdown`, as consumer `consumer`.
+/// Counts every partition's events until `shutdown`, as consumer `consumer`; returns at once
+/// when `consumer.summaries` is off.
 pub async fn run(
     config: &Config,
     consumer: &str,
     shutdown: CancellationToken,
 ) -> Result<(), ConfigError> {
+    if !config.consumer.summaries {
+        return Ok(());
+    }
     let keys = Keys::new(config.streams.prefix.clone());
     let mut tasks = tokio::task::JoinSet::new();
     for partition in 0..config.streams.partitions {

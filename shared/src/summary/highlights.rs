@@ -6,6 +6,10 @@
 //! events. Every provider: events per entity where the payload names one (GitLab project,
 //! Slack team, Jira project, …).
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::EVENTS;
@@ -41,13 +45,21 @@ pub fn counts(event: &StoredEvent) -> Vec<Count> {
         Count::one(EVENTS, None),
         Count::one(TYPES, Some(event.text("event_type"))),
     ];
+    let provider = event.text("provider");
+    if provider == "github" {
+        // GitHub bodies are large (10 KB is common): read only the fields the template needs
+        // and skip the rest without building a tree of it.
+        if let Ok(body) = serde_json::from_slice::<GithubBody<'_>>(event.payload()) {
+            github(event.text("event_type"), &body, &mut out);
+        }
+        return out;
+    }
     // Bodies that are not JSON (form posts, text) count by type only.
     let Ok(body) = serde_json::from_slice::<Value>(event.payload()) else {
         return out;
     };
     let text = |pointer: &str| body.pointer(pointer).and_then(Value::as_str);
-    match event.text("provider") {
-        "github" => github(event.text("event_type"), &body, &mut out),
+    match provider {
         "stripe" => stripe(event.text("event_type"), &body, &mut out),
         provider => {
             let entity = ENTITY_PATHS
@@ -73,29 +85,59 @@ const ENTITY_PATHS: &[(&str, &str)] = &[
     ("pagerduty", "/event/data/service/summary"),
 ];
 
-fn github(event_type: &str, body: &Value, out: &mut Vec<Count>) {
-    let text = |pointer: &str| body.pointer(pointer).and_then(Value::as_str);
-    if let Some(actor) = text("/sender/login") {
+/// The parts of a GitHub body the template reads.
+#[derive(Deserialize)]
+struct GithubBody<'a> {
+    #[serde(borrow, default)]
+    action: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    repository: Option<Named<'a>>,
+    #[serde(borrow, default)]
+    sender: Option<Login<'a>>,
+    #[serde(default)]
+    commits: Option<Vec<IgnoredAny>>,
+    #[serde(default)]
+    pull_request: Option<PullRequest>,
+}
+
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(borrow, default)]
+    full_name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Login<'a> {
+    #[serde(borrow, default)]
+    login: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct PullRequest {
+    #[serde(default)]
+    merged: Option<bool>,
+}
+
+fn github(event_type: &str, body: &GithubBody<'_>, out: &mut Vec<Count>) {
+    if let Some(actor) = body.sender.as_ref().and_then(|s| s.login.as_deref()) {
         out.push(Count::one("actors", Some(actor)));
     }
-    let repo = text("/repository/full_name");
-    let action = text("/action");
-    match (event_type, action) {
+    let repo = body
+        .repository
+        .as_ref()
+        .and_then(|r| r.full_name.as_deref());
+    match (event_type, body.action.as_deref()) {
         ("push", _) => {
             out.push(Count::one("pushes", repo));
-            let commits = body
-                .pointer("/commits")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
             out.push(Count {
                 counter: "commits",
                 key: repo.map(str::to_owned),
-                amount: commits as i64,
+                amount: body.commits.as_ref().map_or(0, Vec::len) as i64,
             });
         }
         ("pull_request", Some("opened")) => out.push(Count::one("prs_opened", repo)),
         ("pull_request", Some("closed"))
-            if body.pointer("/pull_request/merged") == Some(&Value::Bool(true)) =>
+            if body.pull_request.as_ref().and_then(|p| p.merged) == Some(true) =>
         {
             out.push(Count::one("prs_merged", repo));
         }
