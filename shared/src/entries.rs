@@ -1,10 +1,45 @@
-//! Reading stream entries from raw replies (XRANGE, XREADGROUP, XCLAIM), keeping field
-//! order (redis-rs's stream types collect fields into a map).
+//! Reading stream entries: group reads, and raw replies (XRANGE, XREADGROUP, XCLAIM) parsed
+//! keeping field order (redis-rs's stream types collect fields into a map).
+
+use std::time::Duration;
 
 use bytes::Bytes;
-use redis::Value;
+use redis::{RedisResult, Value};
 
 use crate::event::StoredEvent;
+use crate::redis::RedisConn;
+
+/// Where a group read starts: [`NEW`] entries, or this consumer's own pending ones from the
+/// start ([`OWN_PENDING`]).
+pub const NEW: &str = ">";
+/// See [`NEW`].
+pub const OWN_PENDING: &str = "0";
+
+/// One consumer group read of up to `count` entries of `stream`, waiting at most `block`
+/// for new ones: `XREADGROUP GROUP group consumer COUNT count BLOCK ms STREAMS stream from`.
+pub async fn read_group(
+    conn: &mut RedisConn,
+    (group, consumer): (&str, &str),
+    stream: &str,
+    from: &str,
+    count: usize,
+    block: Duration,
+) -> RedisResult<Vec<StoredEvent>> {
+    let reply: Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(group)
+        .arg(consumer)
+        .arg("COUNT")
+        .arg(count)
+        .arg("BLOCK")
+        .arg(block.as_millis() as u64)
+        .arg("STREAMS")
+        .arg(stream)
+        .arg(from)
+        .query_async(conn)
+        .await?;
+    Ok(from_read_reply(reply))
+}
 
 /// Entries of an `[[id, [field, value, …]], …]` reply (XRANGE, XCLAIM); nil or malformed
 /// items (entries deleted meanwhile) are skipped.

@@ -261,20 +261,8 @@ impl Worker {
         reader: &mut RedisConn,
         count: usize,
     ) -> Result<Vec<StoredEvent>, RedisError> {
-        let reply: Value = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(&self.group)
-            .arg(&self.consumer)
-            .arg("COUNT")
-            .arg(count)
-            .arg("BLOCK")
-            .arg(BLOCK.as_millis() as u64)
-            .arg("STREAMS")
-            .arg(&self.stream)
-            .arg(">")
-            .query_async(reader)
-            .await?;
-        Ok(entries::from_read_reply(reply))
+        let group = (self.group.as_str(), self.consumer.as_str());
+        entries::read_group(reader, group, &self.stream, entries::NEW, count, BLOCK).await
     }
 
     /// Delivers one entry on its `deliveries`-th attempt and settles it.

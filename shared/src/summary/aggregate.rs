@@ -114,7 +114,10 @@ impl Counter {
                 return Ok(claimed);
             }
         }
-        let from = if self.own_pending { "0" } else { ">" };
+        let from = match self.own_pending {
+            true => entries::OWN_PENDING,
+            false => entries::NEW,
+        };
         let read = self.read(from).await?;
         self.own_pending &= !read.is_empty();
         Ok(read)
@@ -137,20 +140,8 @@ impl Counter {
     }
 
     async fn read(&mut self, from: &str) -> Result<Vec<StoredEvent>, RedisError> {
-        let reply: Value = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(GROUP)
-            .arg(&self.consumer)
-            .arg("COUNT")
-            .arg(BATCH)
-            .arg("BLOCK")
-            .arg(BLOCK.as_millis() as u64)
-            .arg("STREAMS")
-            .arg(&self.stream)
-            .arg(from)
-            .query_async(&mut self.conn)
-            .await?;
-        Ok(entries::from_read_reply(reply))
+        let group = (GROUP, self.consumer.as_str());
+        entries::read_group(&mut self.conn, group, &self.stream, from, BATCH, BLOCK).await
     }
 
     /// Takes over entries another consumer left pending past [`CLAIM_IDLE`].
