@@ -207,8 +207,8 @@ fn job_archive_without_an_archive_does_nothing_and_says_so() {
     );
 }
 
-#[test]
-fn every_role_refuses_a_redis_that_may_evict_events_and_starts_on_noeviction() {
+#[tokio::test]
+async fn every_role_refuses_a_redis_that_may_evict_events_and_starts_on_noeviction() {
     let redis = RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]);
     let config = format!(
         "redis: {{url: \"{}\"}}\nsources:\n  open: {{provider: none}}\n",
@@ -236,18 +236,19 @@ fn every_role_refuses_a_redis_that_may_evict_events_and_starts_on_noeviction() {
         .unwrap();
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(config.as_bytes()).unwrap();
-    let mut scheduler = Command::new(env!("CARGO_BIN_EXE_hookline"))
+    let mut scheduler = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
         .args(["schedule", "--config"])
         .arg(file.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .kill_on_drop(true)
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
         scheduler.try_wait().unwrap().is_none(),
         "schedule runs on noeviction"
     );
-    scheduler.kill().unwrap();
-    scheduler.wait().unwrap();
+    let status = terminate(&mut scheduler, Duration::from_secs(25)).await;
+    assert_eq!(status.code(), Some(0), "schedule exits 0 on SIGTERM");
 }

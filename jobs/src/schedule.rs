@@ -30,6 +30,9 @@ use crate::{Budget, gauges, lock};
 pub const LOCK_TTL: Duration = Duration::from_secs(30);
 /// The longest budget of a scheduled run (Lambda's limit, so both shapes behave alike).
 pub const MAX_BUDGET: Duration = Duration::from_secs(14 * 60);
+/// How long a stopping scheduler waits for runs in flight. Jobs are safe to kill at any
+/// point, so one still running after this is dropped and the next tick carries on.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// Run records kept in `{prefix}:job-runs` (approximately).
 const RUNS_KEPT: u64 = 10_000;
 
@@ -44,7 +47,8 @@ pub enum ScheduleError {
     Redis(#[from] redis::RedisError),
 }
 
-/// Runs every job on its schedule until `shutdown`, then waits for the runs in flight.
+/// Runs every job on its schedule until `shutdown`, then waits up to [`SHUTDOWN_GRACE`] for
+/// the runs in flight.
 pub async fn run(
     config: Arc<Config>,
     runner: String,
@@ -99,7 +103,12 @@ pub async fn run(
     scheduler.shutdown().await?;
     state.runs.close();
     tracing::info!("scheduler stopping; waiting for the runs in flight");
-    state.runs.wait().await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, state.runs.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "runs still in flight after the grace; stopping them (the next tick carries on)");
+    }
     Ok(())
 }
 
