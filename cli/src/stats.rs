@@ -1,5 +1,5 @@
 //! `hookline stats`: per partition, the stream's length, its oldest entry's age and the old
-//! entries held hot, the dead-letter stream's length, the warm tier's segments, bytes and
+//! entries held hot, the dead-letter and suspects streams' lengths, the warm tier's segments, bytes and
 //! compression ratio, and each consumer group's consumers, pending entries and lag; then the
 //! archive's objects of the last day.
 
@@ -15,6 +15,7 @@ struct Row {
     stream: String,
     length: u64,
     dlq: u64,
+    suspects: u64,
     warm_segments: u64,
     warm_bytes: u64,
     warm_raw: u64,
@@ -36,6 +37,7 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
         let stream = keys.events(partition);
         let length = xlen(&mut conn, &stream).await?;
         let dlq = xlen(&mut conn, &keys.dlq(partition)).await?;
+        let suspects = xlen(&mut conn, &keys.suspects(partition)).await?;
         let (warm_segments, warm_bytes, warm_raw) =
             hookline_jobs::compact::warm_usage(&mut conn, &keys, partition).await?;
         let (oldest_ms, held) =
@@ -48,6 +50,7 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
             stream,
             length,
             dlq,
+            suspects,
             warm_segments,
             warm_bytes,
             warm_raw,
@@ -64,13 +67,14 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<5} {:<28} {:>8} {:>10} {:>7} {:>7} {:>5} {:>11} {:>6}  {:<14} {:>9} {:>8} {:>8}",
+        "{:<5} {:<28} {:>8} {:>10} {:>7} {:>7} {:>8} {:>5} {:>11} {:>6}  {:<18} {:>9} {:>8} {:>8}",
         "PART",
         "STREAM",
         "LENGTH",
         "OLDEST",
         "HELD",
         "DLQ",
+        "SUSPECTS",
         "WARM",
         "WARM BYTES",
         "RATIO",
@@ -86,13 +90,14 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
         let ratio =
             ratio(r.warm_raw, r.warm_bytes).map_or_else(|| "-".to_owned(), |x| format!("{x:.1}x"));
         let head = format!(
-            "{:<5} {:<28} {:>8} {:>10} {:>7} {:>7} {:>5} {:>11} {:>6}",
+            "{:<5} {:<28} {:>8} {:>10} {:>7} {:>7} {:>8} {:>5} {:>11} {:>6}",
             r.partition,
             r.stream,
             r.length,
             oldest,
             r.held,
             r.dlq,
+            r.suspects,
             r.warm_segments,
             r.warm_bytes,
             ratio
@@ -103,7 +108,7 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
         for g in &r.groups {
             let lag = g.lag.map_or_else(|| "?".to_owned(), |l| l.to_string());
             println!(
-                "{head}  {:<14} {:>9} {:>8} {:>8}",
+                "{head}  {:<18} {:>9} {:>8} {:>8}",
                 g.name, g.consumers, g.pending, lag
             );
         }
@@ -113,7 +118,8 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
     }
     println!(
         "OLDEST: age of the oldest hot entry; HELD: hot entries older than lifecycle.hot, held by \
-         groups that have not acknowledged them (counted up to {})",
+         groups that have not acknowledged them (counted up to {}); SUSPECTS: bloom-filter hits \
+         kept for inspection (hookline replay --suspects)",
         hookline_jobs::compact::HELD_CAP
     );
     Ok(())
@@ -127,6 +133,7 @@ fn row_json(r: &Row, now: u64) -> serde_json::Value {
         .collect();
     json!({
         "partition": r.partition, "stream": r.stream, "length": r.length, "dlq": r.dlq,
+        "suspects": r.suspects,
         "oldest_hot_age_seconds": r.oldest_ms.map(|ms| now.saturating_sub(ms) / 1000),
         "held_hot": r.held, "warm_segments": r.warm_segments, "warm_bytes": r.warm_bytes,
         "compression_ratio": ratio(r.warm_raw, r.warm_bytes), "groups": groups,
