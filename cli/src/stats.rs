@@ -1,7 +1,7 @@
 //! `hookline stats`: per partition, the stream's length, its oldest entry's age and the old
-//! entries held hot, the dead-letter and suspects streams' lengths, the warm tier's segments, bytes and
-//! compression ratio, and each consumer group's consumers, pending entries and lag; then the
-//! archive's objects of the last day.
+//! entries held hot, the dead-letter and suspects streams' lengths, the warm tier's segments,
+//! bytes and compression ratio, and each consumer group's consumers, pending entries and lag;
+//! then the archive's objects of the last day.
 
 use anyhow::Context;
 use hookline_shared::config::Config;
