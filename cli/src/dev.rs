@@ -1,11 +1,11 @@
 //! `hookline dev`: the pipeline on one machine, for trying hookline out.
 //!
 //! Runs ingest, the configured consumer groups with the summary group, and the scheduler
-//! (archiving to `--data-dir`/archive unless the config names an archive) in one process. Uses the given config, or
-//! an embedded one (`dev.yaml`, whose `log` group logs every event). When the config names no Redis,
-//! dev starts a `redis-server` of its own on a free loopback port, keeping its data (AOF)
-//! under `--data-dir`, and stops it on exit. Prints a ready-to-paste `curl` that sends a
-//! correctly signed sample event.
+//! (archiving to `--data-dir`/archive unless the config names an archive) in one process.
+//! Uses the given config, or an embedded one (`dev.yaml`: a `log` group that logs every event,
+//! jobs every minute). When the config names no Redis, dev starts a `redis-server` of its own
+//! on a free loopback port, keeping its data (AOF) under `--data-dir`, and stops it on exit.
+//! Prints a ready-to-paste `curl` that sends a correctly signed sample event.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
