@@ -10,7 +10,8 @@
 #   3. compose: compose.yaml + compose.test.yaml (everything on the host network, free ports)
 #               with podman-compose; a signed webhook goes through serve -> Redis -> consume ->
 #               an HTTP receiver started here, which checks the Standard Webhooks signature;
-#               consume exits 0 on SIGTERM; schedule runs when the binary has the subcommand
+#               serve, consume and schedule pass `hookline healthcheck`, export the metrics
+#               the alerts use, and consume and schedule exit 0 on SIGTERM
 #
 # Everything is removed at exit. Needs root or rootless podman; installs podman, buildah,
 # runc, redis (apt) and podman-compose (pip) when missing. The container environment is taken
@@ -269,11 +270,6 @@ chmod 0755 "$TEST_CONFIG_DIR"
 chmod 0644 "$TEST_CONFIG_DIR"/*.yaml
 : >"$work/empty.env" # not the .env a user may keep beside compose.yaml
 
-has_schedule=false
-podman run --rm "$image" schedule --help >/dev/null 2>&1 && has_schedule=true
-has_healthcheck=false
-podman run --rm "$image" healthcheck --help >/dev/null 2>&1 && has_healthcheck=true
-
 compose=(podman-compose --env-file "$work/empty.env" -p "$project"
   -f infra/compose/compose.yaml -f infra/compose/compose.test.yaml)
 "${compose[@]}" up -d >"$work/compose-up.log" 2>&1 || {
@@ -292,22 +288,13 @@ done
   fail "compose redis maxmemory-policy is not noeviction"
 wait_http "http://127.0.0.1:$TEST_SERVE_PORT/readyz" 60 || fail "compose serve not ready within 60s"
 wait_http "http://127.0.0.1:$consume_port/readyz" 60 || fail "compose consume not ready within 60s"
-if $has_schedule; then
-  wait_http "http://127.0.0.1:$schedule_port/readyz" 60 || fail "compose schedule not ready within 60s"
-  echo "redis (AOF, noeviction), serve, consume and schedule ready"
-else
-  echo "redis (AOF, noeviction), serve and consume ready"
-  echo "SKIP schedule: this hookline build has no \`schedule\` subcommand (the service restarts)"
-fi
-if $has_healthcheck; then
-  for svc in serve:$TEST_SERVE_PORT consume:$consume_port; do
-    podman exec "${project}_${svc%%:*}_1" /usr/local/bin/hookline healthcheck \
-      --url "http://127.0.0.1:${svc#*:}/readyz" || fail "hookline healthcheck failed in ${svc%%:*}"
-  done
-  echo "hookline healthcheck: ok in serve and consume"
-else
-  echo "SKIP healthcheck: this hookline build has no \`healthcheck\` subcommand"
-fi
+wait_http "http://127.0.0.1:$schedule_port/readyz" 60 || fail "compose schedule not ready within 60s"
+echo "redis (AOF, noeviction), serve, consume and schedule ready"
+for svc in serve:$TEST_SERVE_PORT consume:$consume_port schedule:$schedule_port; do
+  podman exec "${project}_${svc%%:*}_1" /usr/local/bin/hookline healthcheck \
+    --url "http://127.0.0.1:${svc#*:}/readyz" || fail "hookline healthcheck failed in ${svc%%:*}"
+done
+echo "hookline healthcheck: ok in serve, consume and schedule"
 phase "compose: up until ready"
 
 mkdir -p "$work/hook2"
@@ -384,19 +371,15 @@ check_metrics "$consume_port" 'hookline_consumer_processed_total{group="app",out
   'hookline_consumer_lag{group="app",partition="0"}' hookline_redis_up ||
   fail "consume /metrics"
 echo "serve and consume export the metrics the alerts use"
-if $has_schedule; then
-  check_metrics "$schedule_port" 'hookline_job_interval_seconds{job="compact"}' \
-    'hookline_job_interval_seconds{job="archive"}' 'hookline_job_interval_seconds{job="summarize"}' \
-    'hookline_job_interval_seconds{job="rotate-bloom"}' hookline_redis_up ||
-    fail "schedule /metrics"
-  echo "schedule exports hookline_job_interval_seconds for every job"
-fi
+check_metrics "$schedule_port" 'hookline_job_interval_seconds{job="compact"}' \
+  'hookline_job_interval_seconds{job="archive"}' 'hookline_job_interval_seconds{job="summarize"}' \
+  'hookline_job_interval_seconds{job="rotate-bloom"}' hookline_redis_up ||
+  fail "schedule /metrics"
+echo "schedule exports hookline_job_interval_seconds for every job"
 phase "compose: metrics"
 
 stop_cleanly consume "${project}_consume_1" 45
-if $has_schedule; then
-  stop_cleanly schedule "${project}_schedule_1" 45
-fi
+stop_cleanly schedule "${project}_schedule_1" 45
 phase "compose: consume/schedule stop"
 
 compose_down
