@@ -66,6 +66,17 @@ fn assert_once_per_tick(records: &[RunRecord]) {
 
 #[test]
 fn two_replicas_run_each_tick_once_and_one_takes_over_when_the_other_dies() {
+    // rotate-bloom's tick is the day's midnight (UTC): start clear of the next one.
+    let into_day = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 86_400_000;
+    if into_day > 86_400_000 - 120_000 {
+        std::thread::sleep(Duration::from_millis(
+            (86_400_000 - into_day) as u64 + 1_000,
+        ));
+    }
     let redis = RedisServer::start();
     let archive = tempfile::tempdir().unwrap();
     // rotate-bloom's daily tick (last midnight) was never run: both replicas try to catch it
