@@ -157,7 +157,7 @@ impl JobCommand {
                 JobRun {
                     job: JobName::Summarize,
                     day: Some(date.unwrap_or_else(|| {
-                        hookline_jobs::summarize::day_of(hookline_shared::summary::now_ms()) - 1
+                        hookline_jobs::summarize::day_of(hookline_shared::clock::now_ms()) - 1
                     })),
                 },
                 default_budget,
@@ -242,7 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logs(&config);
             let (run, budget) = job.run_and_budget();
             let mut conn = hookline_shared::redis::RedisConn::open(&config.redis)?;
-            let now = hookline_shared::summary::now_ms();
+            let now = hookline_shared::clock::now_ms();
             let line = hookline_jobs::run::run(
                 &config,
                 &mut conn,

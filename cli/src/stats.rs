@@ -28,9 +28,7 @@ struct Row {
 pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
     let mut conn = RedisConn::open(&config.redis).context("cannot set up the Redis connection")?;
     let keys = Keys::new(config.streams.prefix.clone());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as u64;
+    let now = hookline_shared::clock::now_ms();
     let cutoff = now.saturating_sub(config.lifecycle.hot.get().as_millis() as u64);
     let mut rows = Vec::new();
     for partition in 0..config.streams.partitions {

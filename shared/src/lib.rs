@@ -9,11 +9,13 @@
 //! - [`redis`]: one connection type over single-server and cluster Redis.
 //! - [`ingest`]: the axum router shared by the Lambda function and `hookline serve`.
 //! - [`consumer`]: consumer groups over the partition streams, at-least-once.
+//! - [`summary`]: the built-in group that counts events into daily summaries.
 //! - [`sinks`]: where consumers deliver (`http`, `stream`, `log`, or your own).
 //! - [`metrics`], [`telemetry`]: metric names and the Prometheus recorder; log set-up.
-//! - [`secret`]: signing keys that never reach a log.
+//! - [`secret`]: signing keys that never reach a log; [`clock`]: time since the epoch.
 #![forbid(unsafe_code)]
 
+pub mod clock;
 pub mod config;
 pub mod consumer;
 pub mod dedup;

@@ -192,7 +192,7 @@ async fn a_repeat_after_the_window_is_answered_as_duplicate_and_kept_as_a_suspec
     let mut conn = RedisConn::open(&ingest.config.redis).unwrap();
     let request = hookline_jobs::replay::ReplayRequest {
         from_ms: 0,
-        to_ms: hookline_shared::summary::now_ms() + 1,
+        to_ms: hookline_shared::clock::now_ms() + 1,
         source: None,
         event_type: None,
         to_stream: None,

@@ -71,7 +71,7 @@ fn expected(corpus: &[(String, Vec<u8>)]) -> DaySummary {
 #[tokio::test(flavor = "multi_thread")]
 async fn counts_equal_the_sent_payloads_after_compaction_and_archiving() {
     // The test compares one UTC day's summary: start it clear of midnight.
-    let into_day = summary::now_ms() % 86_400_000;
+    let into_day = hookline_shared::clock::now_ms() % 86_400_000;
     if into_day > 86_400_000 - 30_000 {
         tokio::time::sleep(Duration::from_millis(86_400_000 - into_day + 1_000)).await;
     }
@@ -104,7 +104,7 @@ async fn counts_equal_the_sent_payloads_after_compaction_and_archiving() {
         async move { summary::run(&config, "summary-test", stop).await }
     });
     let mut conn = RedisConn::open(&config.redis).unwrap();
-    let today = summary::day_of(summary::now_ms());
+    let today = summary::day_of(hookline_shared::clock::now_ms());
     let date = summary::date(today);
     let events_field = summary::field("acme", "gh", summary::EVENTS, None);
     let sent = corpus.len() as i64;
@@ -127,7 +127,7 @@ async fn counts_equal_the_sent_payloads_after_compaction_and_archiving() {
     counting.await.unwrap().unwrap();
 
     // Everything leaves the hot tier, then the warm tier, before the summary runs.
-    let later = summary::now_ms() + 3 * 86_400_000;
+    let later = hookline_shared::clock::now_ms() + 3 * 86_400_000;
     let budget = || Budget::new(Duration::from_secs(60));
     let compacted = compact::compact(&config, &mut conn, later, budget())
         .await

@@ -109,7 +109,7 @@ async fn invoke(
     let budget = left
         .saturating_sub(MARGIN)
         .clamp(Duration::from_secs(1), hookline_jobs::schedule::MAX_BUDGET);
-    let now_ms = hookline_shared::summary::now_ms();
+    let now_ms = hookline_shared::clock::now_ms();
     let result = run::run_exclusive(config, &mut conn, run, Budget::new(budget), now_ms).await;
     let (outcome, detail) = match &result {
         Ok(Some(line)) => (Outcome::Success, line.clone()),
@@ -161,7 +161,7 @@ async fn report(
     outcome: Outcome,
     started: Instant,
 ) {
-    let now = hookline_shared::summary::now_ms();
+    let now = hookline_shared::clock::now_ms();
     let print = |metric: emf::Metric<'_>| println!("{}", emf::line(namespace, now, &metric));
     let dims = [("job", job.as_str()), ("outcome", outcome.as_str())];
     print(emf::Metric {

@@ -16,7 +16,7 @@
 //!   unfinished stays pending for another consumer.
 
 use std::sync::{Arc, LazyLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use metrics::{Counter, Histogram};
 use redis::{RedisError, Script, Value};
@@ -306,10 +306,7 @@ impl Worker {
     }
 
     async fn dead_letter(&self, event: &StoredEvent, error: &SinkError, attempts: u64) {
-        let failed_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as u64;
+        let failed_at = crate::clock::now_ms();
         let mut conn = self.conn.clone();
         let moved: Result<i64, RedisError> = DEAD_LETTER
             .key(&self.stream)

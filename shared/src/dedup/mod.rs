@@ -96,7 +96,7 @@ pub async fn append_unique(
     batch: &[&Unique],
     options: &AppendOptions,
 ) -> RedisResult<Vec<Appended>> {
-    let now_ms = crate::summary::now_ms();
+    let now_ms = crate::clock::now_ms();
     let day = crate::summary::day_of(now_ms);
     let mut call = APPEND.prepare_invoke();
     call.key(keys.events(partition))

@@ -1,7 +1,7 @@
 //! `POST /webhooks/{source}`.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
@@ -72,9 +72,7 @@ async fn accept(
         headers: &parts.headers,
         body: &body,
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = crate::clock::now();
     src.provider.verify(
         &inbound,
         &src.keys,

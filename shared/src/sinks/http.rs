@@ -2,7 +2,7 @@
 //! Webhooks headers (`webhook-id` is the event id, so receivers can de-duplicate), plus
 //! `hookline-source` and `hookline-event-type`. Any 2xx is success.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -56,10 +56,7 @@ impl HttpSink {
 
     async fn post(&self, event: &StoredEvent) -> Result<(), SinkError> {
         let id = event.text("id");
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let timestamp = crate::clock::now().as_secs();
         let body = bytes::Bytes::copy_from_slice(event.payload());
         let content_type = match event.text("content_type") {
             "" => "application/octet-stream",

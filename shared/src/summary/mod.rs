@@ -51,14 +51,6 @@ pub fn parse_field(field: &str) -> Option<(&str, &str, &str, Option<&str>)> {
     Some((parts.next()?, parts.next()?, parts.next()?, parts.next()))
 }
 
-/// Milliseconds since the epoch, now.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
-}
-
 /// The UTC day (days since the epoch) of a time in ms.
 pub fn day_of(ms: u64) -> i64 {
     (ms / 86_400_000) as i64
