@@ -54,20 +54,10 @@ pub async fn run(flag: Option<PathBuf>, listen: SocketAddr, data_dir: &Path) -> 
     if let Some(curl) = sample_curl(&config, listen) {
         println!("\nSend a signed sample event:\n\n{curl}\n");
     }
-    if let Err(unsafe_policy) =
-        hookline_shared::redis::check_eviction_policy(&mut RedisConn::open(&config.redis)?).await
-    {
-        return Err(config::ConfigError::at("redis", unsafe_policy.to_string()).into());
-    }
+    super::check_redis(&config).await?;
     let shutdown = super::serve::shutdown_token();
     let name = hookline_shared::consumer::consumer_name();
-    let consumers = async {
-        let (consumed, counted) = tokio::join!(
-            hookline_shared::consumer::run(&config, &name, shutdown.clone()),
-            hookline_shared::summary::run(&config, &name, shutdown.clone())
-        );
-        consumed.and(counted)
-    };
+    let consumers = hookline_shared::consumer::run_with_summaries(&config, &name, shutdown.clone());
     let serve = async {
         let served = super::serve::run(&config, listen, shutdown.clone().cancelled_owned()).await;
         shutdown.cancel(); // a server that failed to start stops the others too

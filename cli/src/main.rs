@@ -218,12 +218,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(listen) = config.observability.listen {
                 serve::spawn_ops(&config, listen, shutdown.clone()).await?;
             }
-            let name = consumer::consumer_name();
-            let (consumed, counted) = tokio::join!(
-                consumer::run(&config, &name, shutdown.clone()),
-                hookline_shared::summary::run(&config, &name, shutdown.clone())
-            );
-            consumed.and(counted)?;
+            consumer::run_with_summaries(&config, &consumer::consumer_name(), shutdown).await?;
             Ok(())
         }
         Command::Schedule => {
@@ -376,6 +371,13 @@ fn load(flag: Option<PathBuf>) -> Result<Config, ConfigError> {
 async fn start(flag: Option<PathBuf>) -> anyhow::Result<Config> {
     let config = load(flag)?;
     init_logs(&config);
+    check_redis(&config).await?;
+    Ok(config)
+}
+
+/// Refuses a Redis that may evict events (a config error: exit 2); a Redis that does not
+/// answer within `redis.response_timeout` is not held against the process here.
+async fn check_redis(config: &Config) -> anyhow::Result<()> {
     let mut conn = hookline_shared::redis::RedisConn::open(&config.redis)?;
     let checked = tokio::time::timeout(
         config.redis.response_timeout.get(),
@@ -383,9 +385,9 @@ async fn start(flag: Option<PathBuf>) -> anyhow::Result<Config> {
     )
     .await;
     if let Ok(Err(unsafe_policy)) = checked {
-        return Err(ConfigError::at("redis", unsafe_policy.to_string()).into());
+        return Err(ConfigError::from(unsafe_policy).into());
     }
-    Ok(config)
+    Ok(())
 }
 
 fn init_logs(config: &Config) {

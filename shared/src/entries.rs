@@ -15,6 +15,28 @@ pub const NEW: &str = ">";
 /// See [`NEW`].
 pub const OWN_PENDING: &str = "0";
 
+/// Creates consumer group `group` on `stream` at id `start` (`0` or `$`), creating the
+/// stream if needed; a group that already exists (`BUSYGROUP`) is success.
+pub async fn create_group(
+    conn: &mut RedisConn,
+    stream: &str,
+    group: &str,
+    start: &str,
+) -> RedisResult<()> {
+    let created: RedisResult<()> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(stream)
+        .arg(group)
+        .arg(start)
+        .arg("MKSTREAM")
+        .query_async(conn)
+        .await;
+    match created {
+        Err(e) if e.code() != Some("BUSYGROUP") => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// One consumer group read of up to `count` entries of `stream`, waiting at most `block`
 /// for new ones: `XREADGROUP GROUP group consumer COUNT count BLOCK ms STREAMS stream from`.
 pub async fn read_group(

@@ -102,6 +102,12 @@ pub struct EvictionPolicyError {
     pub policy: String,
 }
 
+impl From<EvictionPolicyError> for crate::config::ConfigError {
+    fn from(e: EvictionPolicyError) -> Self {
+        Self::at("redis", e.to_string())
+    }
+}
+
 /// Reads `maxmemory-policy` and refuses any `allkeys-*` policy (stream keys could be evicted);
 /// warns on `volatile-*` (only keys with a TTL, such as dedup keys, can go: duplicates, not
 /// losses). Where `CONFIG` is not permitted (ElastiCache) or Redis does not answer yet, it

@@ -73,7 +73,10 @@ async fn main() -> ExitCode {
     if let Err(unsafe_policy) =
         hookline_shared::redis::check_eviction_policy(&mut conn.clone()).await
     {
-        eprintln!("redis: {unsafe_policy}");
+        eprintln!(
+            "{}",
+            hookline_shared::config::ConfigError::from(unsafe_policy)
+        );
         return ExitCode::from(2);
     }
     let namespace =

@@ -63,6 +63,20 @@ pub async fn run(
     Ok(())
 }
 
+/// What `hookline consume` runs: every configured group and, unless `consumer.summaries` is
+/// off, the built-in summary group ([`crate::summary`]), as consumer `consumer`.
+pub async fn run_with_summaries(
+    config: &Config,
+    consumer: &str,
+    shutdown: CancellationToken,
+) -> Result<(), ConfigError> {
+    let (consumed, counted) = tokio::join!(
+        run(config, consumer, shutdown.clone()),
+        crate::summary::run(config, consumer, shutdown)
+    );
+    consumed.and(counted)
+}
+
 /// Takes every entry left idle past its group's `claim_idle` by any consumer and delivers it
 /// now (`hookline claim-pending`); returns how many were taken.
 pub async fn claim_pending(config: &Config, consumer: &str) -> Result<usize, ConsumerError> {

@@ -236,23 +236,10 @@ impl Worker {
             StartPosition::Latest => "$",
         };
         let mut conn = self.conn.clone();
-        loop {
-            let created: Result<(), RedisError> = redis::cmd("XGROUP")
-                .arg("CREATE")
-                .arg(&self.stream)
-                .arg(&self.group)
-                .arg(start)
-                .arg("MKSTREAM")
-                .query_async(&mut conn)
-                .await;
-            match created {
-                Ok(()) => return,
-                Err(e) if e.code() == Some("BUSYGROUP") => return,
-                Err(e) => {
-                    tracing::warn!(group = %self.group, stream = %self.stream, error = %e, "cannot create the consumer group yet");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
+        while let Err(e) = entries::create_group(&mut conn, &self.stream, &self.group, start).await
+        {
+            tracing::warn!(group = %self.group, stream = %self.stream, error = %e, "cannot create the consumer group yet");
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 

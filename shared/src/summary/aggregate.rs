@@ -104,7 +104,7 @@ impl Counter {
     /// else new entries.
     async fn next_batch(&mut self) -> Result<Vec<StoredEvent>, RedisError> {
         if !self.group_ready {
-            self.ensure_group().await?;
+            entries::create_group(&mut self.conn, &self.stream, GROUP, "0").await?;
             self.group_ready = true;
         }
         if tokio::time::Instant::now() >= self.next_claim {
@@ -121,22 +121,6 @@ impl Counter {
         let read = self.read(from).await?;
         self.own_pending &= !read.is_empty();
         Ok(read)
-    }
-
-    /// Creates the group at the start of the stream if it does not exist.
-    async fn ensure_group(&mut self) -> Result<(), RedisError> {
-        let created: Result<(), RedisError> = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(&self.stream)
-            .arg(GROUP)
-            .arg("0")
-            .arg("MKSTREAM")
-            .query_async(&mut self.conn)
-            .await;
-        match created {
-            Err(e) if e.code() != Some("BUSYGROUP") => Err(e),
-            _ => Ok(()),
-        }
     }
 
     async fn read(&mut self, from: &str) -> Result<Vec<StoredEvent>, RedisError> {
