@@ -224,7 +224,8 @@ impl Outcome {
     }
 }
 
-/// Records a run's outcome and duration in the process's metrics.
+/// Records a run's outcome and duration in the process's metrics (the last success comes
+/// from Redis, so every scheduler replica exports the same: `schedule` sets it).
 pub fn record(job: JobName, outcome: Outcome, started: Instant) {
     let name = job.as_str();
     metrics::counter!(names::JOB_RUNS, "job" => name, "outcome" => outcome.as_str()).increment(1);
@@ -232,11 +233,4 @@ pub fn record(job: JobName, outcome: Outcome, started: Instant) {
         return;
     }
     metrics::histogram!(names::JOB_DURATION, "job" => name).record(started.elapsed().as_secs_f64());
-    if outcome == Outcome::Success {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
-        metrics::gauge!(names::JOB_LAST_SUCCESS, "job" => name).set(now);
-    }
 }

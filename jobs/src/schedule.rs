@@ -71,10 +71,13 @@ pub async fn run(
         metrics::counter!(names::LIFECYCLE_BYTES, "tier" => tier).increment(0);
     }
     state.refresh_gauges().await;
+    let crons = JobName::ALL.map(|job| {
+        let cron = config::lifecycle::cron(job.schedule(&state.config));
+        (job, cron.expect("validated with the config"))
+    });
     let mut scheduler = JobScheduler::new().await?;
-    for job in JobName::ALL {
+    for (job, cron) in crons.clone() {
         let expr = job.schedule(&state.config).to_owned();
-        let cron = config::lifecycle::cron(&expr).expect("validated with the config");
         if let Some(period) = period(&cron, Utc::now()) {
             metrics::gauge!(names::JOB_INTERVAL, "job" => job.as_str()).set(period.as_secs_f64());
         }
@@ -93,8 +96,7 @@ pub async fn run(
     }
     scheduler.start().await?;
     tracing::info!(runner = %state.runner, "scheduler started");
-    for job in JobName::ALL {
-        let cron = config::lifecycle::cron(job.schedule(&state.config)).expect("validated");
+    for (job, cron) in crons {
         if let Some(tick) = latest(&cron, Utc::now()) {
             state.spawn(job, cron, tick);
         }
