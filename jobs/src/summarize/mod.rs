@@ -132,8 +132,23 @@ pub async fn collect(
             match (counter, key) {
                 (EVENTS, None) => s.events += value,
                 (DUPLICATES, None) => s.duplicates += value,
-                (FIRST, None) => s.first_event_at = earliest(&s.first_event_at, value),
-                (LAST, None) => s.last_event_at = latest(&s.last_event_at, value),
+                // RFC 3339 strings of one format sort as their times do.
+                (FIRST, None) => {
+                    s.first_event_at = s
+                        .first_event_at
+                        .take()
+                        .into_iter()
+                        .chain(rfc3339(value))
+                        .min();
+                }
+                (LAST, None) => {
+                    s.last_event_at = s
+                        .last_event_at
+                        .take()
+                        .into_iter()
+                        .chain(rfc3339(value))
+                        .max();
+                }
                 (summary::TYPES, Some(key)) => {
                     *s.event_types.entry(key.to_owned()).or_default() += value;
                 }
@@ -217,20 +232,4 @@ async fn dead_letters(
 fn rfc3339(ms: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-}
-
-fn earliest(current: &Option<String>, ms: i64) -> Option<String> {
-    let candidate = rfc3339(ms);
-    match current {
-        Some(c) if candidate.as_ref().is_none_or(|n| c <= n) => Some(c.clone()),
-        _ => candidate,
-    }
-}
-
-fn latest(current: &Option<String>, ms: i64) -> Option<String> {
-    let candidate = rfc3339(ms);
-    match current {
-        Some(c) if candidate.as_ref().is_none_or(|n| c >= n) => Some(c.clone()),
-        _ => candidate,
-    }
 }
