@@ -20,7 +20,7 @@ seconds=${1:-10}
 shift || true
 levels=("${@:-1 16 64}")
 read -r -a levels <<<"${levels[*]}"
-corpus=${HOOKLINE_CORPUS:-../shared/corpus/github-examples.json}
+corpus=${HOOKLINE_CORPUS:-tests/corpus/github-examples.json}
 
 cargo build --release --quiet --bin hookline --bin loadgen
 source bench/lib.sh

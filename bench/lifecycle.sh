@@ -16,4 +16,4 @@ start_redis "$port"
 moto_server -H 127.0.0.1 -p "$s3_port" >/dev/null 2>&1 & moto_pid=$!
 until python3 -c "import socket; socket.create_connection(('127.0.0.1', $s3_port))" 2>/dev/null; do sleep 0.1; done
 target/release/lifecycle --url "redis://127.0.0.1:$port" --s3-endpoint "http://127.0.0.1:$s3_port" \
-  --corpus "${HOOKLINE_CORPUS:-../shared/corpus/github-examples.json}" "$@"
+  --corpus "${HOOKLINE_CORPUS:-tests/corpus/github-examples.json}" "$@"

@@ -4,7 +4,7 @@
 #   1. image:   infra/container/build.sh (HOOKLINE_BIN=path skips the cargo build)
 #   2. serve:   the image runs `hookline serve` as uid 65532 with a read-only root filesystem on
 #               the host network, against a redis-server started here on a free port; a signed
-#               GitHub webhook (a payload of the shared corpus) answers 202 and lands in
+#               GitHub webhook (a payload of the corpus in tests/corpus) answers 202 and lands in
 #               hookline:events:{0}; a repeat answers 200 duplicate; `podman stop` (SIGTERM)
 #               ends it with exit code 0 within the grace period
 #   3. compose: compose.yaml + compose.test.yaml (everything on the host network, free ports)
@@ -22,13 +22,13 @@
 # tests it as it is, e.g. an image of the multi-stage Containerfile), HOOKLINE_BIN,
 # REDIS_IMAGE (default: an image built here FROM scratch around the host's redis-server; give
 # e.g. docker.io/library/redis:7 to use that instead), HOOKLINE_CORPUS (GitHub payloads,
-# default ../shared/corpus/github-examples.json beside the repository).
+# default tests/corpus/github-examples.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
 image=${HOOKLINE_IMAGE:-localhost/hookline:dev}
-corpus=${HOOKLINE_CORPUS:-$root/../shared/corpus/github-examples.json}
+corpus=${HOOKLINE_CORPUS:-$root/tests/corpus/github-examples.json}
 started=$(date +%s.%N)
 last=$started
 timings=()

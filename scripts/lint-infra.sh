@@ -246,7 +246,7 @@ PY
 promtool check rules "$tmp/dashboard-rules.yaml" | sed 's|^Checking .*|Checking the dashboard queries|'
 
 # --------------------------------------------------------------------------- hookline configs
-bin=${HOOKLINE_BIN:-target/release/hookline}
+bin=${HOOKLINE_BIN:-${CARGO_TARGET_DIR:-target}/release/hookline}
 if [ -x "$bin" ]; then
   echo "== hookline check-config ($bin)"
   python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["hookline.yaml"])' \

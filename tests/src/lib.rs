@@ -26,10 +26,10 @@ pub use wait::{terminate, wait_until};
 
 use std::path::PathBuf;
 
-/// The GitHub corpus beside the repository (`../shared/corpus/github-examples.json`):
-/// `(event name, compact JSON payload)` for every example.
+/// The GitHub corpus kept in the repository (`tests/corpus/github-examples.json`, see its
+/// README): `(event name, compact JSON payload)` for every example.
 pub fn github_corpus() -> Vec<(String, Vec<u8>)> {
-    let path = repo_root().join("../shared/corpus/github-examples.json");
+    let path = repo_root().join("tests/corpus/github-examples.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read the corpus at {}: {e}", path.display()));
     let groups: Vec<serde_json::Value> = serde_json::from_str(&text).expect("corpus is JSON");
