@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hookline_jobs::schedule::LOCK_TTL;
+use hookline_jobs::lock::TTL as LOCK_TTL;
 use hookline_tests::RedisServer;
 use redis::Commands;
 

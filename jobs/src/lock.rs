@@ -11,6 +11,9 @@ use hookline_shared::redis::RedisConn;
 use redis::{RedisResult, Script};
 use tokio::task::JoinHandle;
 
+/// How long a job's lock outlives a holder that stopped renewing it (crashed).
+pub const TTL: Duration = Duration::from_secs(30);
+
 /// Extends the expiry if the caller still holds the lock: 1 if extended, else 0.
 const EXTEND: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then

@@ -1,6 +1,6 @@
 //! `rotate-bloom`: per partition, empties the older bloom generation and makes it current, in
 //! one script call, so ingest always sees a consistent pair (see
-//! `hookline_shared::dedup::BloomShape` for the design).
+//! `hookline_shared::dedup::bloom` for the design).
 
 use std::sync::LazyLock;
 

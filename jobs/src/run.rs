@@ -191,7 +191,7 @@ pub async fn run_exclusive(
 ) -> Result<Option<String>, RunError> {
     let keys = hookline_shared::streams::Keys::new(config.streams.prefix.clone());
     let lock_key = keys.job_lock(job.job.as_str());
-    let held = crate::lock::acquire(conn, &lock_key, crate::schedule::LOCK_TTL)
+    let held = crate::lock::acquire(conn, &lock_key, crate::lock::TTL)
         .await
         .map_err(JobError::from)?;
     let Some(held) = held else {

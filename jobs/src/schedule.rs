@@ -26,8 +26,6 @@ use tokio_util::task::TaskTracker;
 use crate::run::{self, JobName, JobRun, Outcome};
 use crate::{Budget, gauges, lock};
 
-/// How long a lock outlives a holder that stopped renewing it (crashed).
-pub const LOCK_TTL: Duration = Duration::from_secs(30);
 /// The longest budget of a scheduled run (Lambda's limit, so both shapes behave alike).
 pub const MAX_BUDGET: Duration = Duration::from_secs(14 * 60);
 /// How long a stopping scheduler waits for runs in flight. Jobs are safe to kill at any
@@ -173,7 +171,7 @@ impl Ticks {
         let started = Instant::now();
         let tick_ms = tick.timestamp_millis();
         let Some(held) =
-            lock::acquire(&self.conn, &self.keys.job_lock(job.as_str()), LOCK_TTL).await?
+            lock::acquire(&self.conn, &self.keys.job_lock(job.as_str()), lock::TTL).await?
         else {
             run::record(job, Outcome::Skipped, started);
             return Ok(());

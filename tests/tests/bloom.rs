@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use hookline_shared::config::{self, Config};
-use hookline_shared::dedup::{AppendOptions, Appended, BloomShape, Unique, append_unique};
+use hookline_shared::config::BloomShape;
+use hookline_shared::dedup::{AppendOptions, Appended, Unique, append_unique, bloom};
 use hookline_shared::event::{Encoding, Event};
 use hookline_shared::redis::RedisConn;
 use hookline_shared::streams::Keys;
@@ -66,7 +67,7 @@ async fn probably_seen(conn: &mut RedisConn, shape: &BloomShape, identities: &[S
         for identity in chunk {
             for generation in [0, 1] {
                 let cmd = pipe.cmd("BITFIELD").arg(keys.bloom(0, generation));
-                for position in shape.positions(identity) {
+                for position in bloom::positions(shape, identity) {
                     cmd.arg("GET").arg("u1").arg(position);
                 }
             }

@@ -8,6 +8,9 @@ use super::ConfigError;
 use super::source::check_name;
 use super::units::Duration;
 
+/// The built-in summary group's name (`crate::summary` runs it), refused for user groups.
+pub const SUMMARY_GROUP: &str = "hookline-summaries";
+
 /// The extra time `claim_idle` must leave beyond a sink's timeout, so an entry still in
 /// flight on a live consumer is never claimed by another one.
 pub const CLAIM_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
@@ -206,7 +209,7 @@ impl ConsumerConfig {
         for (name, group) in &self.groups {
             group.validate(&format!("consumer.groups.{name}"), sources)?;
             check_name(&format!("consumer.groups.{name}"), name)?;
-            if name == crate::summary::GROUP {
+            if name == SUMMARY_GROUP {
                 return Err(ConfigError::at(
                     format!("consumer.groups.{name}"),
                     "is the built-in summary group's name; choose another",

@@ -10,6 +10,7 @@
 //! `docs/hookline.example.yaml` documents every key; a test keeps it loadable.
 
 mod consumer;
+mod dedup;
 pub mod lifecycle;
 mod load;
 mod observability;
@@ -23,9 +24,10 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 
 pub use consumer::{
-    Backoff, CLAIM_MARGIN, CircuitBreaker, ConsumerConfig, Filter, GroupConfig, Route, SinkConfig,
+    Backoff, CLAIM_MARGIN, CircuitBreaker, SUMMARY_GROUP, ConsumerConfig, Filter, GroupConfig, Route, SinkConfig,
     StartPosition,
 };
+pub use dedup::{BloomConfig, BloomShape, DedupConfig};
 pub use lifecycle::{LifecycleConfig, S3Config, Schedule};
 pub use load::{ConfigSource, from_env, load, parse};
 pub use observability::{LogFormat, ObservabilityConfig};
@@ -124,50 +126,6 @@ impl Default for ServerConfig {
     }
 }
 
-/// De-duplication settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DedupConfig {
-    /// Exact de-duplication window of sources that set none.
-    pub default_window: Duration,
-    /// Long-term probabilistic de-duplication.
-    pub bloom: BloomConfig,
-}
-
-impl Default for DedupConfig {
-    fn default() -> Self {
-        Self {
-            default_window: Duration::secs(300),
-            bloom: BloomConfig::default(),
-        }
-    }
-}
-
-/// Bloom filter sizing, per partition and generation.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BloomConfig {
-    /// Whether repeats after the window are caught at all (default true).
-    pub enabled: bool,
-    /// Identities one generation holds at the configured false-positive rate.
-    pub capacity: u64,
-    /// Probability that a new event is taken for a repeat, at capacity.
-    pub false_positive_rate: f64,
-    /// How long bloom hits are kept in the suspects stream for inspection.
-    pub suspects_retention: Duration,
-}
-
-impl Default for BloomConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            capacity: 10_000_000,
-            false_positive_rate: 0.001,
-            suspects_retention: Duration::secs(7 * 86_400),
-        }
-    }
-}
-
 /// Defaults for request limits that sources may override.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -186,18 +144,6 @@ impl Default for SecurityConfig {
         }
     }
 }
-
-impl BloomConfig {
-    /// The filter's shape; `None` when the bloom filter is disabled.
-    pub fn shape(&self) -> Option<crate::dedup::BloomShape> {
-        self.enabled.then(|| {
-            crate::dedup::BloomShape::for_capacity(self.capacity, self.false_positive_rate)
-        })
-    }
-}
-
-/// Redis strings are at most 512 MiB, so one bloom generation is too.
-const MAX_BLOOM_BYTES: u64 = 512 * 1024 * 1024;
 
 impl Config {
     /// Runs every cross-field check; the loader calls it.
@@ -254,43 +200,6 @@ pub struct SourceLimits {
     pub max_payload: u64,
     /// Allowed clock difference of signed timestamps.
     pub timestamp_tolerance: std::time::Duration,
-}
-
-impl DedupConfig {
-    fn validate(&self) -> Result<(), ConfigError> {
-        if self.default_window.get().as_millis() == 0 {
-            return Err(ConfigError::at(
-                "dedup.default_window",
-                "must be at least 1ms",
-            ));
-        }
-        let bloom = &self.bloom;
-        let p = bloom.false_positive_rate;
-        if !(p > 0.0 && p < 1.0) {
-            return Err(ConfigError::at(
-                "dedup.bloom.false_positive_rate",
-                "must be between 0 and 1 (exclusive)",
-            ));
-        }
-        if bloom.capacity == 0 {
-            return Err(ConfigError::at(
-                "dedup.bloom.capacity",
-                "must be at least 1",
-            ));
-        }
-        let bytes = crate::dedup::BloomShape::for_capacity(bloom.capacity, p).bytes();
-        if bytes > MAX_BLOOM_BYTES {
-            return Err(ConfigError::at(
-                "dedup.bloom.capacity",
-                format!(
-                    "needs {} MiB per generation at this false-positive rate; a Redis string \
-                     holds at most 512 MiB",
-                    bytes >> 20
-                ),
-            ));
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

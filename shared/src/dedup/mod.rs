@@ -8,7 +8,7 @@
 //! in flight into the next call, so under load one round trip carries many events.
 
 mod appender;
-mod bloom;
+pub mod bloom;
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -17,7 +17,6 @@ use ::redis::{RedisResult, Script};
 use sha2::{Digest, Sha256};
 
 pub use appender::{AppendError, Appender};
-pub use bloom::BloomShape;
 
 use crate::event::Event;
 use crate::redis::RedisConn;
@@ -51,7 +50,7 @@ pub struct Unique {
 #[derive(Debug, Clone, Copy)]
 pub struct AppendOptions {
     /// The bloom filter's shape; `None` checks the window only.
-    pub bloom: Option<BloomShape>,
+    pub bloom: Option<crate::config::BloomShape>,
     /// How long bloom hits stay in the suspects stream.
     pub suspects_retention: Duration,
 }
@@ -123,7 +122,7 @@ pub async fn append_unique(
                 None,
             ));
         if let Some(shape) = options.bloom {
-            for position in shape.positions(&unique.identity) {
+            for position in bloom::positions(&shape, &unique.identity) {
                 call.arg(position);
             }
         }

@@ -15,7 +15,7 @@ use crate::redis::RedisConn;
 use crate::streams::Keys;
 
 /// The built-in consumer group's name (config refuses it for user groups).
-pub const GROUP: &str = "hookline-summaries";
+pub const GROUP: &str = crate::config::SUMMARY_GROUP;
 
 static AGGREGATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("aggregate.lua")));
 
