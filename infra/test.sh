@@ -57,6 +57,27 @@ stop_cleanly() {
   (($(echo "$took < $3" | bc))) || fail "$1 needed ${took}s to stop (grace $3s)"
   printf '%s: exit code 0 %.1fs after SIGTERM\n' "$1" "$took"
 }
+# listening_address CONTAINER MESSAGE SECONDS: the `address` of the container's JSON log line
+# with that message, once it appears.
+listening_address() {
+  local deadline=$((SECONDS + $3)) addr
+  while [ $SECONDS -lt $deadline ]; do
+    addr=$(podman logs "$1" 2>&1 | python3 -c '
+import json, sys
+for line in sys.stdin:
+    try:
+        fields = json.loads(line)
+    except ValueError:
+        continue
+    if fields.get("message") == sys.argv[1] and "address" in fields:
+        print(fields["address"])
+        break
+' "$2")
+    [ -n "$addr" ] && echo "$addr" && return 0
+    sleep 0.2
+  done
+  return 1
+}
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -169,30 +190,32 @@ observability:
 YAML
 chmod 0755 "$work/serve"
 chmod 0644 "$work/serve/hookline.yaml"
-serve_port=$(free_port)
+# Port 0: serve binds a free port itself and logs it (`ingest listening`, `address`).
 podman run -d --name "$serve_container" --user 65532 --read-only --network host \
   -v "$work/serve:/etc/hookline:ro" \
   -e GITHUB_SECRET="$github_secret" -e HOOKLINE_REDIS_URL="redis://127.0.0.1:$redis_port" \
-  "$image" serve --config /etc/hookline/hookline.yaml --listen "127.0.0.1:$serve_port" >/dev/null
-wait_http "http://127.0.0.1:$serve_port/readyz" 30 || fail "serve not ready within 30s"
+  "$image" serve --config /etc/hookline/hookline.yaml --listen 127.0.0.1:0 >/dev/null
+serve_addr=$(listening_address "$serve_container" "ingest listening" 30) ||
+  fail "serve logged no listening address within 30s: $(podman logs "$serve_container" 2>&1)"
+wait_http "http://$serve_addr/readyz" 30 || fail "serve not ready within 30s"
 [ "$(podman inspect --format '{{.Config.User}}' "$serve_container")" = 65532 ] ||
   fail "the container does not run as 65532"
 phase "serve: start until ready"
 
 signed_webhook 0 "$github_secret" "$work/hook1"
-status=$(post_webhook "http://127.0.0.1:$serve_port/webhooks/github" "$work/hook1")
+status=$(post_webhook "http://$serve_addr/webhooks/github" "$work/hook1")
 [ "$status" = 202 ] || fail "signed webhook answered $status: $(cat "$work/hook1/response")"
 grep -q '"duplicate":false' "$work/hook1/response" || fail "unexpected body $(cat "$work/hook1/response")"
 len=$(redis-cli -p "$redis_port" XLEN 'hookline:events:{0}')
 [ "$len" = 1 ] || fail "XLEN hookline:events:{0} is $len, expected 1"
-status=$(post_webhook "http://127.0.0.1:$serve_port/webhooks/github" "$work/hook1")
+status=$(post_webhook "http://$serve_addr/webhooks/github" "$work/hook1")
 if [ "$status" != 200 ] || ! grep -q '"duplicate":true' "$work/hook1/response"; then
   fail "the repeat answered $status: $(cat "$work/hook1/response")"
 fi
 echo "bad" >"$work/hook1/signature"
-status=$(post_webhook "http://127.0.0.1:$serve_port/webhooks/github" "$work/hook1")
+status=$(post_webhook "http://$serve_addr/webhooks/github" "$work/hook1")
 [ "$status" = 401 ] || fail "a wrong signature answered $status"
-curl -s "http://127.0.0.1:$serve_port/metrics" | grep -q '^hookline_ingest_requests_total' ||
+curl -s "http://$serve_addr/metrics" | grep -q '^hookline_ingest_requests_total' ||
   fail "/metrics has no hookline_ingest_requests_total"
 echo "202 -> 1 entry in hookline:events:{0}; repeat 200 duplicate; bad signature 401; /metrics ok"
 phase "serve: webhooks"

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use hookline_tests::{HttpClient, RedisServer, github_headers, terminate, wait_until};
+use hookline_tests::{HttpClient, Process, RedisServer, github_headers, terminate, wait_until};
 
 fn hookline(args: &[&str], config: &str) -> Output {
     let mut file = tempfile::NamedTempFile::new().unwrap();
@@ -58,32 +58,21 @@ fn bad_usage_exits_2() {
 #[tokio::test]
 async fn serve_ingests_then_exits_0_on_sigterm_and_stats_counts() {
     let redis = RedisServer::start();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let config = format!(
         "redis: {{url: \"{}\"}}\nstreams: {{partitions: 2}}\nsources:\n  github: {{provider: github, secrets: [\"s\"]}}\n",
         redis.url()
     );
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(config.as_bytes()).unwrap();
-    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--config",
-        ])
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(file.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .stdout(Stdio::null());
+    let mut serve = Process::spawn(command);
+    let addr = serve.listening("ingest listening").await;
     let client = HttpClient::default();
-    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let ready = format!("http://{addr}/readyz");
     wait_until("serve ready", Duration::from_secs(20), || {
         let (client, ready) = (client.clone(), ready.clone());
         async move {
@@ -102,12 +91,26 @@ async fn serve_ingests_then_exits_0_on_sigterm_and_stats_counts() {
             .unwrap()
     };
     assert_eq!(healthcheck(&ready).status.code(), Some(0));
-    let missing = healthcheck(&format!("http://127.0.0.1:{port}/nope"));
+    let missing = healthcheck(&format!("http://{addr}/nope"));
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("404"));
 
+    // The counters the alerts divide exist at 0 before the first webhook.
+    let metrics = client
+        .send("GET", &format!("http://{addr}/metrics"), &[], vec![])
+        .await
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&metrics.body);
+    for series in [
+        r#"hookline_ingest_requests_total{source="github",status="503"} 0"#,
+        r#"hookline_ingest_requests_total{source="github",status="202"} 0"#,
+        r#"hookline_dedup_hits_total{source="github",kind="window"} 0"#,
+    ] {
+        assert!(metrics.contains(series), "{series} missing:\n{metrics}");
+    }
+
     let body = br#"{"zen":"ok","repository":{"full_name":"o/r"}}"#.to_vec();
-    let url = format!("http://127.0.0.1:{port}/webhooks/github");
+    let url = format!("http://{addr}/webhooks/github");
     let reply = client
         .post(&url, &github_headers("s", "ping", "cli-1", &body), body)
         .await;
@@ -125,8 +128,8 @@ async fn serve_ingests_then_exits_0_on_sigterm_and_stats_counts() {
         .sum();
     assert_eq!((rows.as_array().unwrap().len(), total), (2, 1));
 
-    let status = terminate(&mut serve, Duration::from_secs(10)).await;
-    assert_eq!(status.code(), Some(0));
+    let status = terminate(&mut serve.child, Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0), "{}", serve.stderr());
 }
 
 #[test]
@@ -182,7 +185,8 @@ fn replay_counts_on_a_dry_run_and_refuses_bad_times() {
         ],
         &config,
     );
-    assert_eq!(backwards.status.code(), Some(1));
+    assert_eq!(backwards.status.code(), Some(2), "{backwards:?}");
+    assert!(String::from_utf8_lossy(&backwards.stderr).contains("--from must be before --to"));
 }
 
 #[test]
@@ -218,12 +222,24 @@ async fn every_role_refuses_a_redis_that_may_evict_events_and_starts_on_noevicti
         &["serve", "--listen", "127.0.0.1:0"][..],
         &["consume"],
         &["schedule"],
+        &["job", "compact"],
+        &[
+            "replay",
+            "--from",
+            "2026-11-24T00:00:00Z",
+            "--to",
+            "2026-11-25T00:00:00Z",
+        ],
+        &["dlq", "list"],
+        &["stats"],
+        &["claim-pending"],
     ] {
         let out = hookline(role, &config);
         assert_eq!(out.status.code(), Some(2), "{role:?}: {out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().last().unwrap_or_default();
         assert!(
-            stderr.starts_with("redis: maxmemory-policy is allkeys-lru: "),
+            last.starts_with("redis: maxmemory-policy is allkeys-lru: "),
             "{role:?}: {stderr}"
         );
     }
@@ -236,19 +252,16 @@ async fn every_role_refuses_a_redis_that_may_evict_events_and_starts_on_noevicti
         .unwrap();
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(config.as_bytes()).unwrap();
-    let mut scheduler = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
-        .args(["schedule", "--config"])
-        .arg(file.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"));
+    command.args(["schedule", "--config"]).arg(file.path());
+    let mut scheduler = Process::spawn(command);
+    scheduler
+        .logged("scheduler started", Duration::from_secs(20))
+        .await;
     assert!(
-        scheduler.try_wait().unwrap().is_none(),
+        scheduler.child.try_wait().unwrap().is_none(),
         "schedule runs on noeviction"
     );
-    let status = terminate(&mut scheduler, Duration::from_secs(25)).await;
+    let status = terminate(&mut scheduler.child, Duration::from_secs(25)).await;
     assert_eq!(status.code(), Some(0), "schedule exits 0 on SIGTERM");
 }

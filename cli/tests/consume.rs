@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use hookline_tests::{
-    Receiver, RedisServer, TEST_WHSEC, append_entries, consumer_yaml, terminate, wait_until,
+    Process, Receiver, RedisServer, TEST_WHSEC, append_entries, consumer_yaml, terminate,
+    wait_until,
 };
 use tokio::process::{Child, Command};
 
@@ -231,22 +232,20 @@ async fn operators_list_purge_dead_letters_and_claim_pending_entries() {
 async fn consume_serves_health_and_metrics_on_observability_listen() {
     let redis = RedisServer::start();
     let receiver = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let yaml = format!(
-        "redis: {{url: \"{}\"}}\nconsumer:\n  groups:\n    app:\n      sink: {{type: http, url: \"{}\", secret: \"{WHSEC}\", timeout: 1s}}\nobservability: {{listen: \"127.0.0.1:{port}\", log_level: warn}}\n",
+        "redis: {{url: \"{}\"}}\nconsumer:\n  groups:\n    app:\n      sink: {{type: http, url: \"{}\", secret: \"{WHSEC}\", timeout: 1s}}\nobservability: {{listen: \"127.0.0.1:0\"}}\n",
         redis.url(),
         receiver.url()
     );
     let mut config = tempfile::NamedTempFile::new().unwrap();
     config.write_all(yaml.as_bytes()).unwrap();
     append_entries(&redis, 3);
-    let _consumer = consume(&config);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hookline"));
+    command.arg("consume").arg("--config").arg(config.path());
+    let consumer = Process::spawn(command);
+    let ops = consumer.listening("health and metrics listening").await;
     let client = hookline_tests::HttpClient::default();
-    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let url = |path: &str| format!("http://{ops}{path}");
     let metrics = wait_until(
         "metrics after three deliveries",
         Duration::from_secs(20),

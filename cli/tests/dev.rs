@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use hookline_tests::{
-    HttpClient, Receiver, TEST_WHSEC, github_headers, repo_root, terminate, wait_until,
+    HttpClient, Process, Receiver, TEST_WHSEC, github_headers, repo_root, terminate, wait_until,
 };
 
 /// Every `hookline_*` name in the alert rules and the dashboard.
@@ -34,35 +34,27 @@ fn observed_names() -> BTreeSet<String> {
 async fn dev_runs_the_pipeline_and_exports_every_metric_the_alerts_and_dashboard_use() {
     let sink = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
     let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let mut config = tempfile::NamedTempFile::new().unwrap();
+    // `server.listen` is honoured as `serve` honours it (no --listen given): port 0 here, so
+    // the address read back is the configured one, not dev's 127.0.0.1:8080.
     write!(
         config,
-        "sources:\n  github: {{provider: github, secrets: [\"dev-secret\"]}}\nconsumer:\n  groups:\n    app:\n      sink: {{type: http, url: \"{}\", secret: \"{TEST_WHSEC}\", timeout: 1s}}\nlifecycle:\n  schedule: {{compact: \"*/2 * * * * *\", archive: \"*/2 * * * * *\", summarize: \"*/2 * * * * *\"}}\nobservability: {{log_format: text}}\n",
+        "server: {{listen: \"127.0.0.1:0\"}}\nsources:\n  github: {{provider: github, secrets: [\"dev-secret\"]}}\nconsumer:\n  groups:\n    app:\n      sink: {{type: http, url: \"{}\", secret: \"{TEST_WHSEC}\", timeout: 1s}}\nlifecycle:\n  schedule: {{compact: \"*/2 * * * * *\", archive: \"*/2 * * * * *\", summarize: \"*/2 * * * * *\"}}\nobservability: {{log_format: text}}\n",
         sink.url()
     )
     .unwrap();
-    let mut dev = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
-        .args([
-            "dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"));
+    command
+        .args(["dev", "--data-dir"])
         .arg(data.path())
         .arg("--config")
         .arg(config.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .stdout(Stdio::null());
+    let mut dev = Process::spawn(command);
+    let addr = dev.listening("ingest listening").await;
+    assert_ne!(addr.port(), 8080, "server.listen is honoured");
     let client = HttpClient::default();
-    let base = format!("http://127.0.0.1:{port}");
+    let base = format!("http://{addr}");
     wait_until("dev ready", Duration::from_secs(30), || {
         let (client, url) = (client.clone(), format!("{base}/readyz"));
         async move {
@@ -113,6 +105,6 @@ async fn dev_runs_the_pipeline_and_exports_every_metric_the_alerts_and_dashboard
     .await;
     assert!(exported.contains("hookline_job_runs_total"));
 
-    let status = terminate(&mut dev, Duration::from_secs(20)).await;
-    assert_eq!(status.code(), Some(0));
+    let status = terminate(&mut dev.child, Duration::from_secs(20)).await;
+    assert_eq!(status.code(), Some(0), "{}", dev.stderr());
 }

@@ -60,6 +60,63 @@ fn assert_each_event_in_exactly_one_tier(redis: &RedisServer, originals: &HashSe
     );
 }
 
+/// What the lock of a SIGKILLed run does by itself after `lock::TTL`: the next run may go.
+/// (The lock's own behaviour is `a_manual_run_waits_for_the_lock_another_run_holds`.)
+fn release_lock(redis: &RedisServer, job: &str) {
+    let _: () = redis
+        .connection()
+        .del(format!("hookline:job:{{{job}}}:lock"))
+        .unwrap();
+}
+
+/// Takes compact's lock for `ms` as another run would.
+fn hold_compact_lock(redis: &RedisServer, ms: u64) {
+    let _: () = redis
+        .connection()
+        .pset_ex("hookline:job:{compact}:lock", "another-run", ms)
+        .unwrap();
+}
+
+#[test]
+fn a_manual_run_waits_for_the_lock_another_run_holds() {
+    let redis = RedisServer::start();
+    // Another run holds compact's lock for 3 more seconds (a scheduler tick, or a run that
+    // was killed and whose lock has not expired yet).
+    hold_compact_lock(&redis, 3000);
+    let mut config = tempfile::NamedTempFile::new().unwrap();
+    writeln!(config, "redis: {{url: \"{}\"}}", redis.url()).unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(["job", "compact", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another run holds the job's lock"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("compacted 0 entries"));
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "it ran only once the lock was free"
+    );
+
+    hold_compact_lock(&redis, 60_000);
+    let out = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(["job", "compact", "--budget", "2s", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("held the job's lock for the whole budget; nothing done"),
+        "{out:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compact_killed_at_several_points_loses_and_doubles_nothing() {
     let redis = RedisServer::start();
@@ -88,6 +145,7 @@ async fn compact_killed_at_several_points_loses_and_doubles_nothing() {
         .await;
         job.kill().unwrap(); // SIGKILL, wherever it is
         job.wait().unwrap();
+        release_lock(&redis, "compact");
         assert_each_event_in_exactly_one_tier(&redis, &originals);
     }
     assert!(run().wait().unwrap().success());
@@ -161,6 +219,7 @@ async fn archive_killed_mid_run_and_run_again_archives_every_event_once() {
         .await;
         run.kill().unwrap();
         run.wait().unwrap();
+        release_lock(&redis, "archive");
         let (hot, warm) = tiers(&redis);
         let cold = cold_ids(archive.path());
         let union: HashSet<&String> = hot.iter().chain(&warm).chain(&cold).collect();
@@ -201,16 +260,7 @@ async fn job_archive_to_s3_succeeds_and_an_outage_exits_1_keeping_everything_war
         moto.endpoint()
     )
     .unwrap();
-    let job = |name: &str| {
-        Command::new(env!("CARGO_BIN_EXE_hookline"))
-            .args(["job", name, "--config"])
-            .arg(config.path())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env_remove("AWS_PROFILE")
-            .output()
-            .unwrap()
-    };
+    let job = |name: &str| job_command(&config, &["job", name]);
     append_entries(&redis, 1_000);
     assert!(job("compact").status.success());
     let archived = job("archive");
@@ -237,4 +287,40 @@ async fn job_archive_to_s3_succeeds_and_an_outage_exits_1_keeping_everything_war
         "{failed:?}"
     );
     assert_eq!(segments(&redis), before, "nothing deleted");
+
+    // Operators still see every Redis figure, and one line on the archive.
+    let stats = job_command(&config, &["stats"]);
+    assert_eq!(stats.status.code(), Some(0), "{stats:?}");
+    let stdout = String::from_utf8_lossy(&stats.stdout);
+    assert!(stdout.contains("hookline:events:{0}"), "{stdout}");
+    let cold = stdout
+        .lines()
+        .find(|l| l.starts_with("cold: "))
+        .unwrap_or_else(|| panic!("no cold line: {stdout}"));
+    assert!(
+        cold.starts_with("cold: unavailable: cannot reach S3 (") && cold.len() < 200,
+        "{cold}"
+    );
+    let json = job_command(&config, &["stats", "--json"]);
+    assert_eq!(json.status.code(), Some(0), "{json:?}");
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(
+        json["cold_unavailable"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot reach S3")
+    );
+}
+
+/// `hookline ARGS --config CONFIG` with moto's test credentials, run to completion.
+fn job_command(config: &tempfile::NamedTempFile, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(args)
+        .arg("--config")
+        .arg(config.path())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap()
 }

@@ -8,14 +8,17 @@
 //! - [`archive`]: warm → cold (`.jsonl.zst` objects with manifests).
 //! - [`summarize`]: render a day's summaries from the counts kept as events flowed.
 //! - [`rotate`]: swap the bloom filters' generations.
-//! - [`replay`]: re-append a time range from the warm and hot tiers.
+//! - [`replay`]: re-append a time range from the hot, warm and cold tiers.
 //! - [`run`]: one entry point for every job, and the metrics of a run.
+//! - [`invoke`] and [`emf`]: a scheduled Lambda invocation and its CloudWatch metrics.
 //! - [`lock`] and [`schedule`]: the cron scheduler, one runner per job across replicas.
 #![forbid(unsafe_code)]
 
 pub mod archive;
 pub mod compact;
+pub mod emf;
 pub mod gauges;
+pub mod invoke;
 pub mod lock;
 pub mod replay;
 pub mod rotate;

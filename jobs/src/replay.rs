@@ -1,5 +1,5 @@
-//! `replay`: re-append the events received in `[from, to)` — read from the warm segments and
-//! the hot streams, in their original order — each as a new event carrying `replay_of` = the
+//! `replay`: re-append the events received in `[from, to)` — read from the hot streams, the
+//! warm segments and the cold archive, in their original order — each as a new event carrying `replay_of` = the
 //! original event id. Replays bypass de-duplication. Without a target stream each event goes
 //! back to its own partition stream (and so to every consumer group). With `suspects` it
 //! replays the bloom filter's suspects streams instead, for false positives.

@@ -5,11 +5,12 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Instant;
 
+use hookline_shared::Context;
 use hookline_shared::config::Config;
 use hookline_shared::metrics as names;
 use hookline_shared::redis::RedisConn;
 
-use crate::archive::{self, ArchiveError};
+use crate::archive::{self, ArchiveError, ArchiveUrlError};
 use crate::summarize::{self, SummaryError};
 use crate::{Budget, JobError, compact, rotate};
 
@@ -63,16 +64,19 @@ impl fmt::Display for JobName {
     }
 }
 
+/// A job name that is none of [`JobName::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown job {0:?}: expected compact, archive, summarize or rotate-bloom")]
+pub struct UnknownJob(pub String);
+
 impl FromStr for JobName {
-    type Err = String;
+    type Err = UnknownJob;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         JobName::ALL
             .into_iter()
             .find(|job| job.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown job {s:?}: expected compact, archive, summarize or rotate-bloom")
-            })
+            .ok_or_else(|| UnknownJob(s.to_owned()))
     }
 }
 
@@ -107,7 +111,7 @@ pub enum RunError {
     Summary(#[from] SummaryError),
     /// `lifecycle.archive` names a store that cannot be opened.
     #[error("lifecycle.archive: {0}")]
-    Store(String),
+    Store(#[from] ArchiveUrlError),
 }
 
 /// Runs one job to completion or until `budget` is spent; returns a one-line report.
@@ -138,7 +142,7 @@ pub async fn run(
             line
         }
         JobName::Archive => {
-            let Some(store) = archive::store_for(config).await.map_err(RunError::Store)? else {
+            let Some(store) = archive::store_for(config).await? else {
                 return Ok("lifecycle.archive is not set: nothing to archive".into());
             };
             let r = archive::archive(config, conn, store.as_ref(), now_ms, budget).await?;
@@ -159,7 +163,7 @@ pub async fn run(
                     vec![today - 1, today]
                 }
             };
-            let store = archive::store_for(config).await.map_err(RunError::Store)?;
+            let store = archive::store_for(config).await?;
             let mut parts = Vec::new();
             for day in days {
                 let r = summarize::summarize(config, conn, store.as_deref(), day).await?;
@@ -181,24 +185,25 @@ pub async fn run(
 }
 
 /// Runs one job like [`run`], but only while holding the job's lock (the scheduler's lock,
-/// so a Lambda run and a scheduler run never overlap); `None` when another process holds it.
+/// so a manual run, a Lambda run and a scheduler run never overlap); `None` when another
+/// process holds it. What every entry point but the scheduler (which takes the lock itself,
+/// around its tick bookkeeping) calls.
 pub async fn run_exclusive(
-    config: &Config,
-    conn: &mut RedisConn,
+    ctx: &Context,
     job: JobRun,
     budget: Budget,
-    now_ms: u64,
 ) -> Result<Option<String>, RunError> {
-    let keys = hookline_shared::streams::Keys::new(config.streams.prefix.clone());
+    let keys = hookline_shared::streams::Keys::new(ctx.config.streams.prefix.clone());
     let lock_key = keys.job_lock(job.job.as_str());
-    let held = crate::lock::acquire(conn, &lock_key, crate::lock::TTL)
+    let mut conn = ctx.redis.shared();
+    let held = crate::lock::acquire(&conn, &lock_key, crate::lock::TTL)
         .await
         .map_err(JobError::from)?;
     let Some(held) = held else {
         return Ok(None);
     };
-    let result = run(config, conn, job, budget, now_ms).await;
-    held.release(conn).await.map_err(JobError::from)?;
+    let result = run(&ctx.config, &mut conn, job, budget, ctx.clock.now_ms()).await;
+    held.release(&conn).await.map_err(JobError::from)?;
     result.map(Some)
 }
 

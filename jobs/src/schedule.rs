@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Timelike, Utc};
 use croner::Cron;
+use hookline_shared::Context;
+use hookline_shared::clock::Clock;
 use hookline_shared::config::{self, Config};
 use hookline_shared::metrics as names;
 use hookline_shared::redis::RedisConn;
@@ -40,22 +42,21 @@ pub enum ScheduleError {
     /// The cron scheduler failed.
     #[error("scheduler: {0}")]
     Scheduler(#[from] JobSchedulerError),
-    /// The Redis connection cannot be set up.
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
 }
 
-/// Runs every job on its schedule until `shutdown`, then waits up to [`SHUTDOWN_GRACE`] for
-/// the runs in flight.
+/// Runs every job on its schedule until `shutdown`, as `runner`, then waits up to
+/// [`SHUTDOWN_GRACE`] for the runs in flight. Ticks and the jobs' notion of now come from
+/// `ctx.clock`.
 pub async fn run(
-    config: Arc<Config>,
+    ctx: &Context,
     runner: String,
     shutdown: CancellationToken,
 ) -> Result<(), ScheduleError> {
     let state = Arc::new(Ticks {
-        conn: RedisConn::open(&config.redis)?,
-        keys: Keys::new(config.streams.prefix.clone()),
-        config,
+        conn: ctx.redis.shared(),
+        keys: Keys::new(ctx.config.streams.prefix.clone()),
+        config: ctx.config.clone(),
+        clock: ctx.clock.clone(),
         runner,
         runs: TaskTracker::new(),
     });
@@ -76,7 +77,7 @@ pub async fn run(
     let mut scheduler = JobScheduler::new().await?;
     for (job, cron) in crons.clone() {
         let expr = job.schedule(&state.config).to_owned();
-        if let Some(period) = period(&cron, Utc::now()) {
+        if let Some(period) = period(&cron, state.now()) {
             metrics::gauge!(names::JOB_INTERVAL, "job" => job.as_str()).set(period.as_secs_f64());
         }
         let fired = state.clone();
@@ -85,7 +86,7 @@ pub async fn run(
                 let state = fired.clone();
                 let cron = cron.clone();
                 Box::pin(async move {
-                    if let Some(tick) = latest(&cron, Utc::now()) {
+                    if let Some(tick) = latest(&cron, state.now()) {
                         state.spawn(job, cron, tick);
                     }
                 })
@@ -95,7 +96,7 @@ pub async fn run(
     scheduler.start().await?;
     tracing::info!(runner = %state.runner, "scheduler started");
     for (job, cron) in crons {
-        if let Some(tick) = latest(&cron, Utc::now()) {
+        if let Some(tick) = latest(&cron, state.now()) {
             state.spawn(job, cron, tick);
         }
     }
@@ -127,6 +128,7 @@ fn period(cron: &Cron, now: DateTime<Utc>) -> Option<Duration> {
 
 struct Ticks {
     config: Arc<Config>,
+    clock: Clock,
     conn: RedisConn,
     keys: Keys,
     runner: String,
@@ -134,6 +136,11 @@ struct Ticks {
 }
 
 impl Ticks {
+    /// Now, by the scheduler's clock.
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.clock.now_ms() as i64).unwrap_or_default()
+    }
+
     fn spawn(self: &Arc<Self>, job: JobName, cron: Cron, tick: DateTime<Utc>) {
         let state = self.clone();
         self.runs.spawn(async move {
@@ -185,19 +192,19 @@ impl Ticks {
             run::record(job, Outcome::Skipped, started);
             return held.release(&self.conn).await;
         }
+        let now = self.now();
         let budget = cron
-            .find_next_occurrence(&Utc::now(), false)
+            .find_next_occurrence(&now, false)
             .ok()
-            .and_then(|next| (next - Utc::now()).to_std().ok())
+            .and_then(|next| (next - now).to_std().ok())
             .unwrap_or(MAX_BUDGET)
             .clamp(Duration::from_secs(1), MAX_BUDGET);
-        let now_ms = Utc::now().timestamp_millis() as u64;
         let result = run::run(
             &self.config,
             &mut conn,
             JobRun::new(job),
             Budget::new(budget),
-            now_ms,
+            self.clock.now_ms(),
         )
         .await;
         let (outcome, detail) = match &result {
@@ -212,7 +219,7 @@ impl Ticks {
         };
         let mut pipe = redis::pipe();
         if outcome == Outcome::Success {
-            let now = Utc::now().timestamp_millis() as f64 / 1000.0;
+            let now = self.clock.now_ms() as f64 / 1000.0;
             pipe.set(self.keys.job_tick(job.as_str()), tick_ms)
                 .ignore()
                 .set(self.keys.job_last_success(job.as_str()), now)

@@ -1,16 +1,90 @@
-//! Wall-clock time since the Unix epoch, the unit of `received_at`, stream ids and
-//! Standard Webhooks timestamps.
+//! Where hookline reads the time: wall-clock time since the Unix epoch, the unit of
+//! `received_at`, stream ids, summary days and schedule ticks.
+//!
+//! Every role takes a [`Clock`] instead of reading the system clock itself, so a test can run
+//! a day's summary or a midnight tick at a time it chooses instead of waiting for it. A
+//! shifted clock keeps running at the system clock's pace, so timeouts, TTLs and schedules
+//! behave as in production; only the reading is moved.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Time since the epoch, now (zero on a clock set before 1970).
-pub fn now() -> Duration {
+/// The time source of a process: the system clock, optionally shifted by an offset that the
+/// owner may change. Cheap to clone; clones share the offset.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    /// Milliseconds added to the system clock's reading (0 for [`Clock::system`]).
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    /// A clock that reads `at` now and runs on from there at the system clock's pace.
+    pub fn starting_at(at: Duration) -> Self {
+        let clock = Self::system();
+        clock.set(at);
+        clock
+    }
+
+    /// Moves the clock so that it reads `at` now.
+    pub fn set(&self, at: Duration) {
+        let offset = at.as_millis() as i64 - system_ms() as i64;
+        self.offset_ms.store(offset, Ordering::Relaxed);
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.offset_ms
+            .fetch_add(by.as_millis() as i64, Ordering::Relaxed);
+    }
+
+    /// Time since the epoch (zero before 1970).
+    pub fn now(&self) -> Duration {
+        Duration::from_millis(self.now_ms())
+    }
+
+    /// Milliseconds since the epoch.
+    pub fn now_ms(&self) -> u64 {
+        let offset = self.offset_ms.load(Ordering::Relaxed);
+        (system_ms() as i64).saturating_add(offset).max(0) as u64
+    }
+}
+
+/// The system clock in ms since the epoch (zero on a clock set before 1970).
+fn system_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
+        .as_millis() as u64
 }
 
-/// Milliseconds since the epoch, now.
-pub fn now_ms() -> u64 {
-    now().as_millis() as u64
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shifted_clock_reads_what_it_was_set_to_and_runs_on() {
+        let noon = Duration::from_secs(20_000 * 86_400 + 43_200);
+        let clock = Clock::starting_at(noon);
+        let read = clock.now();
+        assert!(
+            read >= noon && read < noon + Duration::from_secs(5),
+            "{read:?}"
+        );
+        let shared = clock.clone();
+        shared.advance(Duration::from_secs(3600));
+        assert!(clock.now() >= noon + Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn the_system_clock_is_not_shifted() {
+        let before = system_ms();
+        let read = Clock::system().now_ms();
+        assert!(read >= before && read < before + 5_000);
+    }
 }

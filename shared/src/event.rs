@@ -141,19 +141,19 @@ impl StoredEvent {
     }
 
     /// Reads fields written by [`StoredEvent::to_json`].
-    pub fn from_json(entry_id: String, json: &str) -> Result<Self, String> {
+    pub fn from_json(entry_id: String, json: &str) -> Result<Self, EventJsonError> {
         use base64::Engine;
         let object: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(json).map_err(|e| format!("event is not a JSON object: {e}"))?;
+            serde_json::from_str(json).map_err(EventJsonError::NotAnObject)?;
         let mut fields = Vec::with_capacity(object.len());
         for (name, value) in object {
-            let text = value
-                .as_str()
-                .ok_or_else(|| format!("field {name} is not a string"))?;
+            let Some(text) = value.as_str() else {
+                return Err(EventJsonError::NotAString(name));
+            };
             if name == "payload_b64" {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(text)
-                    .map_err(|_| "payload_b64 is not base64".to_owned())?;
+                    .map_err(|_| EventJsonError::NotBase64)?;
                 fields.push(("payload".to_owned(), Bytes::from(bytes)));
             } else {
                 fields.push((name, Bytes::from(text.to_owned())));
@@ -161,6 +161,20 @@ impl StoredEvent {
         }
         Ok(Self { entry_id, fields })
     }
+}
+
+/// Why a JSON form of an event ([`StoredEvent::to_json`]) cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum EventJsonError {
+    /// Not a JSON object.
+    #[error("event is not a JSON object: {0}")]
+    NotAnObject(serde_json::Error),
+    /// A field whose value is not a string.
+    #[error("field {0} is not a string")]
+    NotAString(String),
+    /// `payload_b64` that is not base64.
+    #[error("payload_b64 is not base64")]
+    NotBase64,
 }
 
 #[cfg(test)]

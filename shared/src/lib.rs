@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`config`]: the YAML configuration, its types, loading and validation.
+//! - [`context`]: what every role runs with (config, Redis, clock).
 //! - [`providers`]: one signature scheme per sender behind the [`providers::Provider`] trait.
 //! - [`event`]: the stream entry of schema 1; [`entries`] reads entries from raw replies.
 //! - [`dedup`]: event identities and the atomic de-duplicating append (a Lua script).
@@ -12,12 +13,15 @@
 //! - [`summary`]: the built-in group that counts events into daily summaries.
 //! - [`sinks`]: where consumers deliver (`http`, `stream`, `log`, or your own).
 //! - [`metrics`], [`telemetry`]: metric names and the Prometheus recorder; log set-up.
-//! - [`secret`]: signing keys that never reach a log; [`clock`]: time since the epoch.
+//! - [`secret`]: values that never reach a log; [`clock`]: where the time comes from.
 #![forbid(unsafe_code)]
+
+pub use context::Context;
 
 pub mod clock;
 pub mod config;
 pub mod consumer;
+pub mod context;
 pub mod dedup;
 pub mod entries;
 pub mod event;

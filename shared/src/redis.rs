@@ -1,4 +1,5 @@
-//! One small connection type over single-server and Redis Cluster deployments.
+//! How hookline reaches Redis: one small connection type over single-server and Redis
+//! Cluster deployments, and the per-process handle ([`Redis`]) that hands connections out.
 //!
 //! [`RedisConn`] is cheap to clone and shared by every request: single mode wraps redis-rs's
 //! `ConnectionManager` (one multiplexed TCP connection that pipelines concurrent commands and
@@ -17,6 +18,36 @@ use ::redis::cluster_async::ClusterConnection;
 use ::redis::{Cmd, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
 use crate::config::{RedisConfig, RedisMode};
+
+/// How a process reaches Redis, built once from the `redis` section: the shared connection
+/// that every request and job uses, and dedicated connections for blocking reads (a blocking
+/// `XREADGROUP` on the shared multiplexed connection would stall every command queued behind
+/// it). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Redis {
+    config: RedisConfig,
+    shared: RedisConn,
+}
+
+impl Redis {
+    /// Prepares the shared connection without waiting for Redis to answer.
+    pub fn open(config: &RedisConfig) -> RedisResult<Self> {
+        Ok(Self {
+            shared: RedisConn::open(config)?,
+            config: config.clone(),
+        })
+    }
+
+    /// The process's shared connection (a clone of one multiplexed connection).
+    pub fn shared(&self) -> RedisConn {
+        self.shared.clone()
+    }
+
+    /// A connection of its own, for commands that block (group reads with `BLOCK`).
+    pub fn dedicated(&self) -> RedisResult<RedisConn> {
+        RedisConn::open(&self.config)
+    }
+}
 
 /// A shared, reconnecting connection to a single Redis server or a Redis Cluster.
 #[derive(Clone)]
@@ -49,7 +80,7 @@ impl RedisConn {
                 settings = settings.set_username(user);
             }
             if let Some(password) = &cfg.password {
-                settings = settings.set_password(password);
+                settings = settings.set_password(password.expose());
             }
             info = info.set_redis_settings(settings);
             infos.push(info);

@@ -71,7 +71,7 @@ impl Keys {
     }
 
     /// `{prefix}:summaries:{date}`: the rendered summaries of a UTC day (hash of
-    /// `{tenant}/{source}.json|.md` to the document).
+    /// `tenant={tenant}/source={source}.json|.md` to the document).
     pub fn summaries(&self, date: &str) -> String {
         format!("{}:summaries:{date}", self.prefix)
     }

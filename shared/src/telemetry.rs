@@ -35,19 +35,3 @@ pub fn init(format: LogFormat, level: &str) {
         builder.try_init()
     };
 }
-
-/// What a Lambda function does first: loads the config from the environment
-/// (`HOOKLINE_CONFIG_YAML` or `HOOKLINE_CONFIG`) and starts JSON logs. A bad config is
-/// printed as `key.path: reason` and answered with exit code 2, for `main` to return.
-pub fn start_lambda() -> Result<crate::config::Config, std::process::ExitCode> {
-    match crate::config::from_env(None) {
-        Ok(config) => {
-            init(LogFormat::Json, &config.observability.log_level);
-            Ok(config)
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            Err(std::process::ExitCode::from(2))
-        }
-    }
-}

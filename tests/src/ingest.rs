@@ -1,57 +1,65 @@
-//! Running the ingest router in-process on `127.0.0.1:0`, and a small HTTP client.
+//! Running `hookline serve` in-process on `127.0.0.1:0`, and a small HTTP client.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
+use hookline_shared::Context;
+use hookline_shared::clock::Clock;
 use hookline_shared::config::{self, Config};
-use hookline_shared::ingest::{self, IngestState};
-use hookline_shared::redis::RedisConn;
 use http_body_util::{BodyExt, Full};
 use hyper::StatusCode;
 use hyper::header::HeaderMap;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
-/// The ingest router (plus the ops routes) served on a free loopback port until dropped.
+/// `hookline serve` — the very function the binary runs — on a free loopback port until
+/// dropped.
 pub struct TestIngest {
     /// Where it listens.
     pub addr: SocketAddr,
     /// The config it runs with.
     pub config: Config,
-    stop: Option<oneshot::Sender<()>>,
+    /// The context it runs with (its Redis, its clock).
+    pub ctx: Context,
+    stop: CancellationToken,
+}
+
+/// Parses a test's YAML config, with `${VAR}` read from the process environment.
+pub fn test_config(yaml: &str) -> Config {
+    config::parse(yaml, |name| std::env::var(name).ok())
+        .unwrap_or_else(|e| panic!("test config invalid: {e}"))
 }
 
 impl TestIngest {
-    /// Parses `yaml` (with `${VAR}` read from the process environment) and serves it.
+    /// Serves `yaml` with the system clock.
     pub async fn start(yaml: &str) -> Self {
-        let config = config::parse(yaml, |name| std::env::var(name).ok())
-            .unwrap_or_else(|e| panic!("test config invalid: {e}"));
-        let conn = RedisConn::open(&config.redis).expect("redis config");
-        let state = Arc::new(IngestState::new(&config, conn.clone()).expect("state"));
-        let app = ingest::router(state).merge(ingest::ops::router(
-            conn,
-            hookline_shared::metrics::prometheus(),
-        ));
+        Self::start_with_clock(yaml, Clock::system()).await
+    }
+
+    /// Serves `yaml` reading the time from `clock`.
+    pub async fn start_with_clock(yaml: &str, clock: Clock) -> Self {
+        let config = test_config(yaml);
+        let ctx = Context::with_clock(config.clone(), clock).expect("redis config");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("test server runs");
+        let stop = CancellationToken::new();
+        tokio::spawn({
+            let (ctx, stop) = (ctx.clone(), stop.clone());
+            async move {
+                hookline_cli::serve::run(&ctx, listener, stop)
+                    .await
+                    .expect("test server runs");
+            }
         });
         Self {
             addr,
             config,
-            stop: Some(stop),
+            ctx,
+            stop,
         }
     }
 
@@ -63,9 +71,7 @@ impl TestIngest {
 
 impl Drop for TestIngest {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop.cancel();
     }
 }
 

@@ -1,5 +1,7 @@
 //! The test harness: real Redis servers on free loopback ports, started per test in temp
-//! directories and stopped on drop, plus helpers to run the ingest router and sign requests.
+//! directories and stopped on drop, plus helpers to run `hookline serve` in-process (the
+//! binary's own function), start the binary and read back where it listens, and sign
+//! requests.
 //!
 //! Never touches the machine's shared Redis on 6379: every server here gets a port of its
 //! own, so tests run in parallel without seeing each other's keys.
@@ -9,6 +11,7 @@ mod entries;
 mod ingest;
 mod lambda;
 mod moto;
+mod process;
 mod receiver;
 mod server;
 mod signing;
@@ -16,13 +19,14 @@ mod wait;
 
 pub use cluster::RedisCluster;
 pub use entries::{STREAM, TEST_WHSEC, append_entries, append_entry, consumer_yaml, pending};
-pub use ingest::{HttpClient, Reply, TestIngest};
+pub use ingest::{HttpClient, Reply, TestIngest, test_config};
 pub use lambda::LambdaRuntimeApi;
 pub use moto::MotoServer;
+pub use process::Process;
 pub use receiver::{Call, Policy, Receiver};
 pub use server::RedisServer;
 pub use signing::{github_headers, hmac_sha256_hex};
-pub use wait::{terminate, wait_until};
+pub use wait::{terminate, wait_until, wait_until_expired};
 
 use std::path::PathBuf;
 

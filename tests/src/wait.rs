@@ -22,6 +22,27 @@ where
     }
 }
 
+/// Waits (at most 10 s) until no key matches `pattern` — e.g. until the dedup windows of
+/// `{prefix}:dedup:*` have expired in Redis, whose clock the test cannot move.
+pub async fn wait_until_expired(conn: &hookline_shared::redis::RedisConn, pattern: &str) {
+    wait_until(pattern, Duration::from_secs(10), || {
+        let mut conn = conn.clone();
+        async move {
+            let (_, keys): (String, Vec<String>) = redis::cmd("SCAN")
+                .arg(0)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1_000_000)
+                .query_async(&mut conn)
+                .await
+                .ok()?;
+            keys.is_empty().then_some(())
+        }
+    })
+    .await
+}
+
 /// Sends SIGTERM to `child` and waits at most `within` for it to exit; returns its status.
 pub async fn terminate(
     child: &mut tokio::process::Child,

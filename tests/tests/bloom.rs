@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use hookline_shared::config::{self, Config};
-use hookline_shared::config::BloomShape;
+use hookline_shared::clock::Clock;
+use hookline_shared::config::{self, BloomShape, Config};
 use hookline_shared::dedup::{AppendOptions, Appended, Unique, append_unique, bloom};
 use hookline_shared::event::{Encoding, Event};
 use hookline_shared::redis::RedisConn;
 use hookline_shared::streams::Keys;
-use hookline_tests::{HttpClient, RedisServer, TestIngest, github_headers};
+use hookline_tests::{HttpClient, RedisServer, TestIngest, github_headers, wait_until_expired};
 use redis::Commands;
 
 const CAPACITY: u64 = 100_000;
@@ -50,7 +50,7 @@ async fn append_all(
         let batch: Vec<Unique> = chunk.iter().map(|id| event(id)).collect();
         let refs: Vec<&Unique> = batch.iter().collect();
         out.extend(
-            append_unique(conn, &keys, 0, &refs, options)
+            append_unique(conn, &keys, 0, &refs, options, Clock::system().now_ms())
                 .await
                 .expect("script runs"),
         );
@@ -109,7 +109,7 @@ async fn at_capacity_the_false_positive_rate_is_within_the_configured_rate_and_n
         "{} of {CAPACITY} new identities were taken for repeats while filling",
         CAPACITY as usize - appended
     );
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    wait_until_expired(&conn, "hookline:dedup:*").await;
 
     // No false negatives: every identity the filter took is caught after the window.
     let inserted: Vec<String> = seen
@@ -164,7 +164,8 @@ async fn a_repeat_after_the_window_is_answered_as_duplicate_and_kept_as_a_suspec
         "inside the window: the original id"
     );
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut conn = RedisConn::open(&ingest.config.redis).unwrap();
+    wait_until_expired(&conn, "hookline:dedup:*").await;
     let after = client.post(&url, &headers, &body[..]).await;
     assert_eq!(after.status, 200);
     assert_eq!(
@@ -190,10 +191,9 @@ async fn a_repeat_after_the_window_is_answered_as_duplicate_and_kept_as_a_suspec
     );
 
     // A false positive is delivered after all by replaying the suspects.
-    let mut conn = RedisConn::open(&ingest.config.redis).unwrap();
     let request = hookline_jobs::replay::ReplayRequest {
         from_ms: 0,
-        to_ms: hookline_shared::clock::now_ms() + 1,
+        to_ms: Clock::system().now_ms() + 1,
         source: None,
         event_type: None,
         to_stream: None,
@@ -228,8 +228,9 @@ async fn rotation_keeps_the_previous_generation_checked_for_one_more_period() {
     let headers = github_headers(SECRET, "push", "delivery-rotate", body);
     let url = ingest.url("/webhooks/gh");
     let mut conn = RedisConn::open(&config.redis).unwrap();
+    let windows = conn.clone();
     let send_after_window = || async {
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        wait_until_expired(&windows, "hookline:dedup:*").await;
         client.post(&url, &headers, &body[..]).await
     };
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use hookline_jobs::archive::{ArchiveStore, FileStore};
 use hookline_jobs::summarize::{self, DaySummary};
 use hookline_jobs::{Budget, archive, compact};
+use hookline_shared::clock::Clock;
 use hookline_shared::redis::RedisConn;
 use hookline_shared::summary;
 use hookline_tests::{
@@ -70,11 +71,10 @@ fn expected(corpus: &[(String, Vec<u8>)]) -> DaySummary {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn counts_equal_the_sent_payloads_after_compaction_and_archiving() {
-    // The test compares one UTC day's summary: start it clear of midnight.
-    let into_day = hookline_shared::clock::now_ms() % 86_400_000;
-    if into_day > 86_400_000 - 30_000 {
-        tokio::time::sleep(Duration::from_millis(86_400_000 - into_day + 1_000)).await;
-    }
+    // The test compares one UTC day's summary: ingest's clock reads noon of today, whatever
+    // the time, so no event falls on the next day.
+    let today_ms = Clock::system().now_ms() / 86_400_000 * 86_400_000;
+    let clock = Clock::starting_at(Duration::from_millis(today_ms + 43_200_000));
     let redis = RedisServer::start();
     let archive_dir = tempfile::tempdir().unwrap();
     let yaml = format!(
@@ -82,7 +82,7 @@ async fn counts_equal_the_sent_payloads_after_compaction_and_archiving() {
         redis.url(),
         archive_dir.path().display()
     );
-    let ingest = TestIngest::start(&yaml).await;
+    let ingest = TestIngest::start_with_clock(&yaml, clock.clone()).await;
     let config = ingest.config.clone();
     let client = HttpClient::default();
     let url = ingest.url("/webhooks/gh");
@@ -100,11 +100,11 @@ async fn counts_equal_the_sent_payloads_after_compaction_and_archiving() {
     // The summary group counts as events flow.
     let stop = CancellationToken::new();
     let counting = tokio::spawn({
-        let (config, stop) = (config.clone(), stop.clone());
-        async move { summary::run(&config, "summary-test", stop).await }
+        let (ctx, stop) = (ingest.ctx.clone(), stop.clone());
+        async move { summary::run(&ctx, "summary-test", stop).await }
     });
     let mut conn = RedisConn::open(&config.redis).unwrap();
-    let today = summary::day_of(hookline_shared::clock::now_ms());
+    let today = summary::day_of(clock.now_ms());
     let date = summary::date(today);
     let events_field = summary::field("acme", "gh", summary::EVENTS, None);
     let sent = corpus.len() as i64;
@@ -127,7 +127,7 @@ async fn counts_equal_the_sent_payloads_after_compaction_and_archiving() {
     counting.await.unwrap().unwrap();
 
     // Everything leaves the hot tier, then the warm tier, before the summary runs.
-    let later = hookline_shared::clock::now_ms() + 3 * 86_400_000;
+    let later = clock.now_ms() + 3 * 86_400_000;
     let budget = || Budget::new(Duration::from_secs(60));
     let compacted = compact::compact(&config, &mut conn, later, budget())
         .await

@@ -6,9 +6,8 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use hookline_shared::config::Config;
+use hookline_shared::Context;
 use hookline_shared::ingest::{self, IngestState};
-use hookline_shared::redis::RedisConn;
 
 /// mimalloc: the request path allocates many small, short-lived buffers, which glibc's
 /// allocator handled at ~15% of ingest CPU in profiles.
@@ -17,11 +16,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match hookline_shared::telemetry::start_lambda() {
-        Ok(config) => config,
+    let ctx = match Context::lambda().await {
+        Ok(ctx) => ctx,
         Err(code) => return code,
     };
-    match run(&config).await {
+    match run(&ctx).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "ingest function failed");
@@ -31,7 +30,7 @@ async fn main() -> ExitCode {
 }
 
 /// Serves invocations with the shared router until the runtime stops.
-async fn run(config: &Config) -> Result<(), lambda_http::Error> {
-    let state = IngestState::new(config, RedisConn::open(&config.redis)?)?;
+async fn run(ctx: &Context) -> Result<(), lambda_http::Error> {
+    let state = IngestState::new(&ctx.config, ctx.redis.shared(), ctx.clock.clone())?;
     lambda_http::run(ingest::router(Arc::new(state))).await
 }

@@ -14,7 +14,7 @@ use hookline_shared::streams::Keys;
 use sha2::{Digest, Sha256};
 
 use crate::{Budget, JobError, segment};
-pub use store::{ArchiveStore, FileStore, S3Store, StoreError};
+pub use store::{ArchiveStore, ArchiveUrlError, FileStore, S3Store, StoreError};
 
 /// Segments archived together (and deleted together).
 pub const BATCH: usize = 32;
@@ -55,7 +55,7 @@ impl From<redis::RedisError> for ArchiveError {
 }
 
 /// The store named by `lifecycle.archive`, if any.
-pub async fn store_for(config: &Config) -> Result<Option<Box<dyn ArchiveStore>>, String> {
+pub async fn store_for(config: &Config) -> Result<Option<Box<dyn ArchiveStore>>, ArchiveUrlError> {
     let lifecycle = &config.lifecycle;
     match lifecycle.archive.as_deref() {
         None => Ok(None),
@@ -64,7 +64,7 @@ pub async fn store_for(config: &Config) -> Result<Option<Box<dyn ArchiveStore>>,
         }
         Some(url) => match url.strip_prefix("file://") {
             Some(path) => Ok(Some(Box::new(FileStore::new(path)))),
-            None => Err("must be s3://bucket/prefix or file:///path".to_owned()),
+            None => Err(ArchiveUrlError),
         },
     }
 }

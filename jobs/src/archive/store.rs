@@ -14,6 +14,43 @@ pub struct StoreError {
     pub reason: String,
 }
 
+/// A `lifecycle.archive` that names no store hookline has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be s3://bucket/prefix or file:///path")]
+pub struct ArchiveUrlError;
+
+/// One readable line for a failed S3 call: what failed and its root cause, instead of the
+/// SDK's nested dump.
+fn sdk_reason<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_sdk_s3::error::SdkError;
+    match e {
+        SdkError::DispatchFailure(_) => format!("cannot reach S3 ({})", root_cause(e)),
+        SdkError::TimeoutError(_) => "S3 did not answer in time".to_owned(),
+        SdkError::ServiceError(service) => {
+            let meta = service.err().meta();
+            let code = meta.code().unwrap_or("an error");
+            match meta.message() {
+                Some(message) => format!("S3 answered {code}: {message}"),
+                None => format!("S3 answered {code}"),
+            }
+        }
+        _ => format!("the S3 request failed ({})", root_cause(e)),
+    }
+}
+
+/// The innermost error of a chain, e.g. `Connection refused (os error 111)`.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
+}
+
 /// An object store for the cold tier.
 #[async_trait::async_trait]
 pub trait ArchiveStore: Send + Sync + std::fmt::Debug {
@@ -157,8 +194,8 @@ impl S3Store {
     pub async fn from_url(
         url: &str,
         settings: &hookline_shared::config::S3Config,
-    ) -> Result<Self, String> {
-        let rest = url.strip_prefix("s3://").ok_or("not an s3:// URL")?;
+    ) -> Result<Self, ArchiveUrlError> {
+        let rest = url.strip_prefix("s3://").ok_or(ArchiveUrlError)?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(region) = &settings.region {
@@ -200,7 +237,7 @@ impl ArchiveStore for S3Store {
             .map(|_| ())
             .map_err(|e| StoreError {
                 key: key.to_owned(),
-                reason: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+                reason: sdk_reason(&e),
             })
     }
 
@@ -226,7 +263,7 @@ impl ArchiveStore for S3Store {
                 Ok(Some(body.into_bytes().to_vec()))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) => Err(fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string())),
+            Err(e) => Err(fail(sdk_reason(&e))),
         }
     }
 
@@ -249,8 +286,7 @@ impl ArchiveStore for S3Store {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+            let page = page.map_err(|e| fail(sdk_reason(&e)))?;
             keys.extend(
                 page.contents()
                     .iter()

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::ConfigError;
 use super::source::check_name;
 use super::units::Duration;
+use crate::secret::Secret;
 
 /// The built-in summary group's name (`crate::summary` runs it), refused for user groups.
 pub const SUMMARY_GROUP: &str = "hookline-summaries";
@@ -120,7 +121,7 @@ pub enum SinkConfig {
         /// The destination URL.
         url: String,
         /// `whsec_...` Standard Webhooks signing key.
-        secret: String,
+        secret: Secret<str>,
         /// How long one delivery may take.
         #[serde(default = "defaults::sink_timeout")]
         timeout: Duration,
@@ -261,8 +262,8 @@ impl GroupConfig {
                     ));
                 }
                 crate::providers::build(crate::providers::ProviderKind::Standard, None)
-                    .signing_key(secret)
-                    .map_err(|why| ConfigError::at(format!("{at}.sink.secret"), why))?;
+                    .signing_key(secret.expose())
+                    .map_err(|why| ConfigError::at(format!("{at}.sink.secret"), why.to_string()))?;
                 let least = timeout.get() + CLAIM_MARGIN;
                 if self.claim_idle.get() <= least {
                     return Err(ConfigError::at(

@@ -79,9 +79,8 @@ impl BloomShape {
 impl BloomConfig {
     /// The filter's shape; `None` when the bloom filter is disabled.
     pub fn shape(&self) -> Option<BloomShape> {
-        self.enabled.then(|| {
-            BloomShape::for_capacity(self.capacity, self.false_positive_rate)
-        })
+        self.enabled
+            .then(|| BloomShape::for_capacity(self.capacity, self.false_positive_rate))
     }
 }
 
@@ -138,5 +137,4 @@ mod tests {
         let expected_fp = 0.5f64.powi(shape.hashes as i32);
         assert!(expected_fp <= 0.001);
     }
-
 }

@@ -102,7 +102,9 @@ impl LifecycleConfig {
             ("summarize", &schedule.summarize),
             ("rotate_bloom", &schedule.rotate_bloom),
         ] {
-            cron(expr).map_err(|why| ConfigError::at(format!("lifecycle.schedule.{key}"), why))?;
+            cron(expr).map_err(|why| {
+                ConfigError::at(format!("lifecycle.schedule.{key}"), why.to_string())
+            })?;
         }
         Ok(())
     }
@@ -110,17 +112,26 @@ impl LifecycleConfig {
 
 /// Parses a schedule's cron expression as the scheduler reads it: six fields with seconds
 /// (`sec min hour day month weekday`), in UTC.
-pub fn cron(expr: &str) -> Result<croner::Cron, String> {
+pub fn cron(expr: &str) -> Result<croner::Cron, CronError> {
     let fields = expr.split_whitespace().count();
     if fields != 6 {
-        return Err(format!(
-            "needs 6 cron fields (sec min hour day month weekday), has {fields}"
-        ));
+        return Err(CronError::Fields(fields));
     }
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .dom_and_dow(true)
         .build()
         .parse(expr)
-        .map_err(|e| format!("is not a valid cron expression: {e}"))
+        .map_err(CronError::Invalid)
+}
+
+/// Why a schedule is not a cron expression the scheduler reads.
+#[derive(Debug, thiserror::Error)]
+pub enum CronError {
+    /// Not six fields.
+    #[error("needs 6 cron fields (sec min hour day month weekday), has {0}")]
+    Fields(usize),
+    /// Six fields that do not parse.
+    #[error("is not a valid cron expression: {0}")]
+    Invalid(croner::errors::CronError),
 }

@@ -24,8 +24,8 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 
 pub use consumer::{
-    Backoff, CLAIM_MARGIN, CircuitBreaker, SUMMARY_GROUP, ConsumerConfig, Filter, GroupConfig, Route, SinkConfig,
-    StartPosition,
+    Backoff, CLAIM_MARGIN, CircuitBreaker, ConsumerConfig, Filter, GroupConfig, Route,
+    SUMMARY_GROUP, SinkConfig, StartPosition,
 };
 pub use dedup::{BloomConfig, BloomShape, DedupConfig};
 pub use lifecycle::{LifecycleConfig, S3Config, Schedule};

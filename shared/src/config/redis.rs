@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::{ConfigError, units::Duration};
+use crate::secret::Secret;
 
 /// How hookline connects to Redis.
 #[derive(Debug, Clone, Deserialize)]
@@ -20,7 +21,7 @@ pub struct RedisConfig {
     /// ACL user name, when not in the URL.
     pub username: Option<String>,
     /// Password, when not in the URL (use `${VAR}`).
-    pub password: Option<String>,
+    pub password: Option<Secret<str>>,
     /// TLS to Redis (`rediss://` URLs imply it).
     pub tls: bool,
     /// How long to wait for a TCP connection.
@@ -57,6 +58,15 @@ pub enum RedisMode {
     Sentinel,
 }
 
+/// `url` with its password, if any, shown as `***`.
+fn redacted(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    shown.to_string()
+}
+
 /// The URL used when none is configured.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
@@ -68,6 +78,37 @@ impl RedisConfig {
             (Some(url), true) => vec![url.clone()],
             (None, true) => vec![DEFAULT_URL.to_owned()],
         }
+    }
+
+    /// One line saying which Redis this reaches and how, never a password, e.g.
+    /// `single redis://10.0.0.5:6379, TLS off, user default`.
+    pub fn describe(&self) -> String {
+        let urls: Vec<url::Url> = self
+            .nodes()
+            .iter()
+            .filter_map(|node| url::Url::parse(node).ok())
+            .collect();
+        let nodes: Vec<String> = urls.iter().map(redacted).collect();
+        let tls = self.tls || urls.iter().any(|u| u.scheme() == "rediss");
+        let user = self
+            .username
+            .clone()
+            .or_else(|| {
+                urls.iter()
+                    .map(|u| u.username().to_owned())
+                    .find(|name| !name.is_empty())
+            })
+            .unwrap_or_else(|| "default".to_owned());
+        let mode = match self.mode {
+            RedisMode::Single => "single",
+            RedisMode::Cluster => "cluster",
+            RedisMode::Sentinel => "sentinel",
+        };
+        format!(
+            "{mode} {}, TLS {}, user {user}",
+            nodes.join(" "),
+            if tls { "on" } else { "off" }
+        )
     }
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use super::ConfigError;
 use super::units::{Duration, Rate, Size};
 use crate::providers::{self, HmacAlgorithm, HmacOptions, ProviderKind, SignatureEncoding};
+use crate::secret::Secret;
 
 /// One webhook sender: `POST /webhooks/{name}`.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,7 +20,7 @@ pub struct SourceConfig {
     /// Signing secrets; a request is accepted when any one matches, so a new secret can be
     /// added before the old one is removed. Must be empty for `provider: none`.
     #[serde(default)]
-    pub secrets: Vec<String>,
+    pub secrets: Vec<Secret<str>>,
     /// How long a repeat is answered as a duplicate exactly; default `dedup.default_window`.
     pub dedup_window: Option<Duration>,
     /// Requests per period accepted by one ingest instance, e.g. `5000/s`.
@@ -98,15 +99,15 @@ impl SourceConfig {
             (kind, false) => {
                 let provider = providers::build(kind, self.hmac_options());
                 for (i, secret) in self.secrets.iter().enumerate() {
-                    if secret.is_empty() {
+                    if secret.expose().is_empty() {
                         return Err(ConfigError::at(
                             format!("{}[{i}]", at("secrets")),
                             "is empty",
                         ));
                     }
-                    provider
-                        .signing_key(secret)
-                        .map_err(|why| ConfigError::at(format!("{}[{i}]", at("secrets")), why))?;
+                    provider.signing_key(secret.expose()).map_err(|why| {
+                        ConfigError::at(format!("{}[{i}]", at("secrets")), why.to_string())
+                    })?;
                 }
             }
         }

@@ -80,7 +80,10 @@ fn variables_are_substituted_and_dollar_dollar_escapes() {
     let yaml = "streams:\n  prefix: \"${P}x\"\nredis:\n  password: \"a$${b}\"\n";
     let config = parse(yaml, env_with(&[("P", "hl")])).unwrap();
     assert_eq!(config.streams.prefix, "hlx");
-    assert_eq!(config.redis.password.as_deref(), Some("a${b}"));
+    assert_eq!(
+        config.redis.password.as_ref().map(|p| p.expose()),
+        Some("a${b}")
+    );
 }
 
 #[test]
@@ -134,15 +137,15 @@ fn refusals_name_the_key_path() {
         ),
         (
             "dedup:\n  default_window: soon\n",
-            "dedup.default_window: invalid duration",
+            "dedup.default_window: not a duration",
         ),
         (
             "security:\n  max_payload: big\n",
-            "security.max_payload: invalid size",
+            "security.max_payload: not a size",
         ),
         (
             "sources:\n  gh:\n    provider: github\n    secrets: [x]\n    rate_limit: fast\n",
-            "sources.gh.rate_limit: invalid rate",
+            "sources.gh.rate_limit: not a rate",
         ),
         (
             "sources:\n  gh:\n    provider: github\n",
@@ -231,4 +234,22 @@ fn errors_never_quote_secret_values() {
         "sources:\n  sw:\n    provider: standard\n    secrets: [\"whsec_top-secret-value\"]\n";
     let error = error_of(yaml);
     assert!(!error.contains("top-secret-value"), "{error}");
+}
+
+#[test]
+fn the_redis_description_names_mode_tls_and_user_but_never_the_password() {
+    let yaml = "redis:\n  url: \"redis://app:hunter2@cache.internal:6380/0\"\n";
+    let config = parse(yaml, |_| None).unwrap();
+    let line = config.redis.describe();
+    assert_eq!(
+        line,
+        "single redis://app:***@cache.internal:6380/0, TLS off, user app"
+    );
+    assert!(!line.contains("hunter2"));
+    let yaml = "redis:\n  password: \"${P}\"\n";
+    let config = parse(yaml, env_with(&[("P", "s3cret")])).unwrap();
+    assert_eq!(
+        config.redis.describe(),
+        "single redis://127.0.0.1:6379, TLS off, user default"
+    );
 }

@@ -2,12 +2,31 @@
 //! `7d`), sizes (`256KiB`, `10MiB`) and rates (`5000/s`).
 //!
 //! Each parses through serde, so a bad value is reported by the loader with the key path.
+//! The errors say what was expected and never quote the value, which may have come from a
+//! `${VAR}` holding a secret.
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration as StdDuration;
 
 use serde::{Deserialize, Deserializer, de};
+
+/// Why a config value is not a duration, size or rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    /// Not a duration.
+    #[error("not a duration; write e.g. 500ms, 30s, 5m, 2h, 7d")]
+    Duration,
+    /// Not a size.
+    #[error("not a size; write e.g. 256KiB or 10MiB")]
+    Size,
+    /// Not a rate.
+    #[error("not a rate; write e.g. 5000/s, 100/m or 1000/h")]
+    Rate,
+    /// A rate of zero requests.
+    #[error("a rate's count must be at least 1")]
+    ZeroRate,
+}
 
 /// A length of time, written like `500ms`, `30s`, `5m`, `2h` or `7d`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,12 +56,12 @@ impl fmt::Debug for Duration {
 }
 
 impl FromStr for Duration {
-    type Err = String;
+    type Err = UnitError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         humantime::parse_duration(s.trim())
             .map(Self)
-            .map_err(|e| format!("invalid duration {s:?} ({e}); write e.g. 500ms, 30s, 5m, 2h, 7d"))
+            .map_err(|_| UnitError::Duration)
     }
 }
 
@@ -69,13 +88,13 @@ impl fmt::Debug for Size {
 }
 
 impl FromStr for Size {
-    type Err = String;
+    type Err = UnitError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         s.trim()
             .parse::<bytesize::ByteSize>()
             .map(|b| Self(b.as_u64()))
-            .map_err(|_| format!("invalid size {s:?}; write e.g. 256KiB or 10MiB"))
+            .map_err(|_| UnitError::Size)
     }
 }
 
@@ -95,20 +114,19 @@ impl fmt::Debug for Rate {
 }
 
 impl FromStr for Rate {
-    type Err = String;
+    type Err = UnitError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("invalid rate {s:?}; write e.g. 5000/s, 100/m or 1000/h");
-        let (count, unit) = s.trim().split_once('/').ok_or_else(bad)?;
-        let count: u32 = count.trim().parse().map_err(|_| bad())?;
+        let (count, unit) = s.trim().split_once('/').ok_or(UnitError::Rate)?;
+        let count: u32 = count.trim().parse().map_err(|_| UnitError::Rate)?;
         let per = match unit.trim() {
             "s" => StdDuration::from_secs(1),
             "m" => StdDuration::from_secs(60),
             "h" => StdDuration::from_secs(3600),
-            _ => return Err(bad()),
+            _ => return Err(UnitError::Rate),
         };
         if count == 0 {
-            return Err(format!("invalid rate {s:?}: the count must be at least 1"));
+            return Err(UnitError::ZeroRate);
         }
         Ok(Self { count, per })
     }

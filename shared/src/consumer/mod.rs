@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, ConfigError};
+use crate::Context;
+use crate::config::ConfigError;
 use crate::redis::RedisConn;
 use crate::sinks;
 use crate::streams::Keys;
@@ -49,13 +50,13 @@ pub fn consumer_name() -> String {
 
 /// Runs every configured group until `shutdown`, as consumer `consumer`.
 pub async fn run(
-    config: &Config,
+    ctx: &Context,
     consumer: &str,
     shutdown: CancellationToken,
 ) -> Result<(), ConfigError> {
     let mut tasks = tokio::task::JoinSet::new();
-    for worker in workers(config, consumer)? {
-        let reader = open(config)?;
+    for worker in workers(ctx, consumer)? {
+        let reader = dedicated(ctx)?;
         tasks.spawn(worker.run(reader, shutdown.clone()));
     }
     tracing::info!(consumer, workers = tasks.len(), "consuming");
@@ -66,51 +67,55 @@ pub async fn run(
 /// What `hookline consume` runs: every configured group and, unless `consumer.summaries` is
 /// off, the built-in summary group ([`crate::summary`]), as consumer `consumer`.
 pub async fn run_with_summaries(
-    config: &Config,
+    ctx: &Context,
     consumer: &str,
     shutdown: CancellationToken,
 ) -> Result<(), ConfigError> {
     let (consumed, counted) = tokio::join!(
-        run(config, consumer, shutdown.clone()),
-        crate::summary::run(config, consumer, shutdown)
+        run(ctx, consumer, shutdown.clone()),
+        crate::summary::run(ctx, consumer, shutdown)
     );
     consumed.and(counted)
 }
 
 /// Takes every entry left idle past its group's `claim_idle` by any consumer and delivers it
 /// now (`hookline claim-pending`); returns how many were taken.
-pub async fn claim_pending(config: &Config, consumer: &str) -> Result<usize, ConsumerError> {
+pub async fn claim_pending(ctx: &Context, consumer: &str) -> Result<usize, ConsumerError> {
     let mut taken = 0;
-    for worker in workers(config, consumer)? {
+    for worker in workers(ctx, consumer)? {
         taken += worker.claim_and_deliver().await?;
     }
     Ok(taken)
 }
 
 /// One worker per configured (group, partition), sharing one connection and each group's sink.
-fn workers(config: &Config, consumer: &str) -> Result<Vec<Arc<Worker>>, ConfigError> {
-    let conn = open(config)?;
+fn workers(ctx: &Context, consumer: &str) -> Result<Vec<Arc<Worker>>, ConfigError> {
+    let config = &ctx.config;
+    let conn = ctx.redis.shared();
     let keys = Keys::new(config.streams.prefix.clone());
     let mut workers = Vec::new();
     for (name, group) in &config.consumer.groups {
-        let sink = sinks::build(&group.sink, &conn, &keys, group.circuit_breaker)
-            .map_err(|why| ConfigError::at(format!("consumer.groups.{name}.sink"), why))?;
+        let sink = sinks::build(&group.sink, &conn, &keys, group.circuit_breaker, &ctx.clock)
+            .map_err(|why| {
+                ConfigError::at(format!("consumer.groups.{name}.sink"), why.to_string())
+            })?;
         for partition in 0..config.streams.partitions {
             workers.push(Worker::new(
                 conn.clone(),
                 &keys,
-                partition,
-                name,
-                consumer,
+                (partition, name, consumer),
                 group.clone(),
                 sink.clone(),
+                ctx.clock.clone(),
             ));
         }
     }
     Ok(workers)
 }
 
-fn open(config: &Config) -> Result<RedisConn, ConfigError> {
-    RedisConn::open(&config.redis)
+/// A connection of a worker's own, for its blocking group reads.
+pub(crate) fn dedicated(ctx: &Context) -> Result<RedisConn, ConfigError> {
+    ctx.redis
+        .dedicated()
         .map_err(|e| ConfigError::at("redis", format!("cannot set up the connection: {e}")))
 }

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::acker::{Acker, InFlight, lock};
 use super::backoff;
+use crate::clock::Clock;
 use crate::config::{GroupConfig, StartPosition};
 use crate::entries;
 use crate::event::StoredEvent;
@@ -72,6 +73,8 @@ pub(super) struct Worker {
     acker: Acker,
     /// Metric handles, registered once.
     meters: Meters,
+    /// Dates dead letters.
+    clock: Clock,
 }
 
 /// The worker's metric handles (labels built once, not per event).
@@ -101,15 +104,14 @@ impl Meters {
 }
 
 impl Worker {
-    /// A worker for group `group` on `partition`; starts its acknowledging task.
+    /// A worker for `group` on `partition` as `consumer`; starts its acknowledging task.
     pub fn new(
         conn: RedisConn,
         keys: &Keys,
-        partition: u16,
-        group: &str,
-        consumer: &str,
+        (partition, group, consumer): (u16, &str, &str),
         config: GroupConfig,
         sink: Arc<dyn Sink>,
+        clock: Clock,
     ) -> Arc<Self> {
         let stream = keys.events(partition);
         let in_flight = InFlight::default();
@@ -131,6 +133,7 @@ impl Worker {
             sink,
             in_flight,
             acker,
+            clock,
         })
     }
 
@@ -293,7 +296,7 @@ impl Worker {
     }
 
     async fn dead_letter(&self, event: &StoredEvent, error: &SinkError, attempts: u64) {
-        let failed_at = crate::clock::now_ms();
+        let failed_at = self.clock.now_ms();
         let mut conn = self.conn.clone();
         let moved: Result<i64, RedisError> = DEAD_LETTER
             .key(&self.stream)

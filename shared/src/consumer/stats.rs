@@ -1,11 +1,16 @@
-//! What `XINFO GROUPS` says about a stream's consumer groups, for `hookline stats` and the
-//! lag gauge.
+//! What `XINFO GROUPS` says about a stream's consumer groups, and a stream's length, for
+//! `hookline stats` and the lag gauge.
 
 use std::collections::HashMap;
 
 use redis::{RedisResult, Value};
 
 use crate::redis::RedisConn;
+
+/// The number of entries in `stream` (0 when it does not exist).
+pub async fn length(conn: &mut RedisConn, stream: &str) -> RedisResult<u64> {
+    redis::cmd("XLEN").arg(stream).query_async(conn).await
+}
 
 /// One consumer group of one stream.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{AppendOptions, Appended, Unique, append_unique};
+use crate::clock::Clock;
 use crate::redis::RedisConn;
 use crate::streams::Keys;
 
@@ -49,6 +50,7 @@ pub struct Appender {
     keys: Arc<Keys>,
     timeout: Duration,
     options: AppendOptions,
+    clock: Clock,
     queues: Vec<OnceLock<mpsc::Sender<Job>>>,
 }
 
@@ -60,12 +62,14 @@ impl Appender {
         partitions: u16,
         timeout: Duration,
         options: AppendOptions,
+        clock: Clock,
     ) -> Self {
         Self {
             conn,
             keys: Arc::new(keys),
             timeout,
             options,
+            clock,
             queues: (0..partitions).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -81,6 +85,7 @@ impl Appender {
                 partition,
                 timeout: self.timeout,
                 options: self.options,
+                clock: self.clock.clone(),
             };
             tokio::spawn(worker.run(rx));
             tx
@@ -107,6 +112,7 @@ struct Worker {
     partition: u16,
     timeout: Duration,
     options: AppendOptions,
+    clock: Clock,
 }
 
 impl Worker {
@@ -142,6 +148,7 @@ impl Worker {
             self.partition,
             &events,
             &self.options,
+            self.clock.now_ms(),
         );
         let outcome = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(results)) if results.len() == batch.len() => Ok(results),

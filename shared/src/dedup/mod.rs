@@ -87,15 +87,16 @@ pub enum Appended {
 }
 
 /// Appends a batch of one partition's events in one script call, each unless it is a
-/// repeat inside its window or a bloom hit. Results are in the batch's order.
+/// repeat inside its window or a bloom hit; `now_ms` dates the duplicates counted and the
+/// suspects' retention. Results are in the batch's order.
 pub async fn append_unique(
     conn: &mut RedisConn,
     keys: &Keys,
     partition: u16,
     batch: &[&Unique],
     options: &AppendOptions,
+    now_ms: u64,
 ) -> RedisResult<Vec<Appended>> {
-    let now_ms = crate::clock::now_ms();
     let day = crate::summary::day_of(now_ms);
     let mut call = APPEND.prepare_invoke();
     call.key(keys.events(partition))

@@ -72,7 +72,7 @@ async fn accept(
         headers: &parts.headers,
         body: &body,
     };
-    let now = crate::clock::now();
+    let now = state.clock.now();
     src.provider.verify(
         &inbound,
         &src.keys,

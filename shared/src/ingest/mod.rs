@@ -22,6 +22,7 @@ use std::time::Duration;
 
 pub use error::IngestError;
 
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError, SourceLimits};
 use crate::dedup::{AppendOptions, Appender};
 use crate::providers::{self, Provider, ProviderKind};
@@ -42,6 +43,8 @@ pub struct IngestState {
     partitions: u16,
     /// `server.body_timeout`: the whole body must arrive within it.
     body_timeout: Duration,
+    /// Dates `received_at` and checks signed timestamps.
+    clock: Clock,
 }
 
 /// A configured source, ready to verify requests.
@@ -57,8 +60,8 @@ struct Source {
 }
 
 impl IngestState {
-    /// Builds the state from a validated config and a Redis connection.
-    pub fn new(config: &Config, conn: RedisConn) -> Result<Self, ConfigError> {
+    /// Builds the state from a validated config, the Redis connection and the clock.
+    pub fn new(config: &Config, conn: RedisConn, clock: Clock) -> Result<Self, ConfigError> {
         let mut sources = HashMap::with_capacity(config.sources.len());
         for (name, cfg) in &config.sources {
             let provider = providers::build(cfg.provider, cfg.hmac_options());
@@ -67,9 +70,9 @@ impl IngestState {
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    provider
-                        .signing_key(s)
-                        .map_err(|why| ConfigError::at(format!("sources.{name}.secrets[{i}]"), why))
+                    provider.signing_key(s.expose()).map_err(|why| {
+                        ConfigError::at(format!("sources.{name}.secrets[{i}]"), why.to_string())
+                    })
                 })
                 .collect::<Result<_, _>>()?;
             let source = Source {
@@ -81,8 +84,14 @@ impl IngestState {
                 limits: config.effective(cfg),
                 limiter: cfg.rate_limit.map(SourceLimiter::new),
             };
+            // The counters the alert rules and the dashboard divide exist from the start, so
+            // their rates are defined before the first webhook.
             for kind in ["window", "bloom"] {
                 metrics::counter!(crate::metrics::DEDUP_HITS, "source" => name.clone(), "kind" => kind)
+                    .increment(0);
+            }
+            for status in ["200", "202", "503"] {
+                metrics::counter!(crate::metrics::INGEST_REQUESTS, "source" => name.clone(), "status" => status)
                     .increment(0);
             }
             sources.insert(name.clone(), source);
@@ -98,9 +107,11 @@ impl IngestState {
                 partitions,
                 timeout,
                 AppendOptions::from_config(&config.dedup),
+                clock.clone(),
             ),
             partitions,
             body_timeout: config.server.body_timeout.get(),
+            clock,
         })
     }
 }

@@ -147,6 +147,14 @@ impl Inspection {
 /// The event type of requests that name none.
 pub const UNKNOWN: &str = "unknown";
 
+/// Why a configured secret is not a signing key of its scheme; never quotes the secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// A Standard Webhooks secret that is not `whsec_` followed by base64.
+    #[error("is not a Standard Webhooks key (whsec_ followed by base64)")]
+    NotStandardWebhooks,
+}
+
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
@@ -164,8 +172,8 @@ pub enum ProviderError {
 
 /// One sender's signature scheme and event metadata.
 pub trait Provider: Send + Sync + std::fmt::Debug {
-    /// Turns a configured secret into the signing key; `Err(reason)` never quotes it.
-    fn signing_key(&self, secret: &str) -> Result<Secret, String> {
+    /// Turns a configured secret into the signing key.
+    fn signing_key(&self, secret: &str) -> Result<Secret, KeyError> {
         Ok(Secret::new(secret.as_bytes().to_vec()))
     }
 

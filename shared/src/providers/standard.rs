@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
 
 use super::sig;
-use super::{HmacAlgorithm, Inbound, Inspection, Provider, ProviderError};
+use super::{HmacAlgorithm, Inbound, Inspection, KeyError, Provider, ProviderError};
 use crate::secret::Secret;
 
 #[derive(Debug)]
@@ -23,11 +23,11 @@ struct Body {
 }
 
 impl Provider for Standard {
-    fn signing_key(&self, secret: &str) -> Result<Secret, String> {
+    fn signing_key(&self, secret: &str) -> Result<Secret, KeyError> {
         let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
         match B64.decode(encoded) {
             Ok(key) if !key.is_empty() => Ok(Secret::new(key)),
-            _ => Err("is not a Standard Webhooks key (whsec_ followed by base64)".into()),
+            _ => Err(KeyError::NotStandardWebhooks),
         }
     }
 

@@ -414,7 +414,7 @@ fn standard_keys_must_be_whsec_base64() {
         b"standard"
     );
     let error = standard.signing_key("whsec_!!secret!!").unwrap_err();
-    assert!(!error.contains("secret!!"), "{error}");
+    assert!(!error.to_string().contains("secret!!"), "{error}");
 }
 
 fn inspect(

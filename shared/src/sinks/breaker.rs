@@ -8,16 +8,27 @@
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use redis::Script;
+use redis::{RedisResult, Script};
 
 use crate::config::CircuitBreaker;
 use crate::metrics::CIRCUIT_STATE;
 use crate::redis::RedisConn;
+use crate::streams::Keys;
 
 static BREAKER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("breaker.lua")));
 
 /// How long a "closed, no failures" answer is trusted without asking Redis.
 pub const TRUST_CLOSED: Duration = Duration::from_millis(250);
+
+/// Closes `destination`'s circuit now (`hookline reset-circuit-breaker`) by deleting its
+/// state; false when there was none (it was closed).
+pub async fn reset(conn: &mut RedisConn, keys: &Keys, destination: &str) -> RedisResult<bool> {
+    let removed: u64 = redis::cmd("DEL")
+        .arg(keys.breaker(destination))
+        .query_async(conn)
+        .await?;
+    Ok(removed > 0)
+}
 
 /// The shared breaker of one destination.
 #[derive(Debug)]

@@ -9,7 +9,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{Sink, SinkError, breaker::Breaker};
+use super::{BuildError, Sink, SinkError, breaker::Breaker};
+use crate::clock::Clock;
 use crate::event::StoredEvent;
 use crate::providers::{self, ProviderKind};
 use crate::secret::Secret;
@@ -21,6 +22,8 @@ pub struct HttpSink {
     key: Secret,
     client: reqwest::Client,
     breaker: Option<Breaker>,
+    /// Dates the signatures (`webhook-timestamp`).
+    clock: Clock,
 }
 
 impl HttpSink {
@@ -31,18 +34,21 @@ impl HttpSink {
         secret: &str,
         timeout: Duration,
         breaker: Option<Breaker>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BuildError> {
         let key = providers::build(ProviderKind::Standard, None).signing_key(secret)?;
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client = reqwest::Client::builder().timeout(timeout).build()?;
         Ok(Self {
             url: url.to_owned(),
             key,
             client,
             breaker,
+            clock: Clock::system(),
         })
+    }
+
+    /// The same sink dating its signatures by `clock`.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
     }
 
     /// The Standard Webhooks signature of `body` for message `id` at `timestamp`.
@@ -56,7 +62,7 @@ impl HttpSink {
 
     async fn post(&self, event: &StoredEvent) -> Result<(), SinkError> {
         let id = event.text("id");
-        let timestamp = crate::clock::now().as_secs();
+        let timestamp = self.clock.now().as_secs();
         let body = bytes::Bytes::copy_from_slice(event.payload());
         let content_type = match event.text("content_type") {
             "" => "application/octet-stream",

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::config::{CircuitBreaker, SinkConfig};
 use crate::event::StoredEvent;
 use crate::redis::RedisConn;
@@ -41,6 +42,20 @@ pub enum SinkError {
     Failed(String),
 }
 
+/// Why a configured sink cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The sink's URL does not parse.
+    #[error("not a URL: {0}")]
+    Url(#[from] url::ParseError),
+    /// The signing secret is not a Standard Webhooks key.
+    #[error(transparent)]
+    Key(#[from] crate::providers::KeyError),
+    /// The HTTP client cannot be set up (e.g. no TLS roots).
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
 /// A destination for events.
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync + std::fmt::Debug {
@@ -49,18 +64,19 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
 }
 
 /// The circuit-breaker destination of a URL: its origin, e.g. `https://app.example.com:443`.
-pub fn destination(url: &str) -> Result<String, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    Ok(parsed.origin().ascii_serialization())
+pub fn destination(url: &str) -> Result<String, BuildError> {
+    Ok(reqwest::Url::parse(url)?.origin().ascii_serialization())
 }
 
-/// Builds a configured sink; `conn` serves stream sinks and circuit breakers.
+/// Builds a configured sink; `conn` serves stream sinks and circuit breakers, `clock` dates
+/// the signatures.
 pub fn build(
     config: &SinkConfig,
     conn: &RedisConn,
     keys: &Keys,
     breaker: CircuitBreaker,
-) -> Result<Arc<dyn Sink>, String> {
+    clock: &Clock,
+) -> Result<Arc<dyn Sink>, BuildError> {
     Ok(match config {
         SinkConfig::Http {
             url,
@@ -71,7 +87,8 @@ pub fn build(
             let probe_lease = timeout.get() + Duration::from_secs(1);
             let key = keys.breaker(&destination);
             let breaker = Breaker::new(conn.clone(), key, destination, breaker, probe_lease);
-            Arc::new(HttpSink::new(url, secret, timeout.get(), Some(breaker))?)
+            let sink = HttpSink::new(url, secret.expose(), timeout.get(), Some(breaker))?;
+            Arc::new(sink.with_clock(clock.clone()))
         }
         SinkConfig::Stream { routes } => Arc::new(StreamSink::new(routes.clone(), conn.clone())),
         SinkConfig::Log {} => Arc::new(LogSink),

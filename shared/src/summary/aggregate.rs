@@ -8,7 +8,8 @@ use redis::{RedisError, Script, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::{COUNTS_TTL, FIRST, LAST, counts, date, day_of, field};
-use crate::config::{Config, ConfigError};
+use crate::Context;
+use crate::config::ConfigError;
 use crate::entries;
 use crate::event::StoredEvent;
 use crate::redis::RedisConn;
@@ -29,18 +30,18 @@ const CLAIM_IDLE: Duration = Duration::from_secs(60);
 /// Counts every partition's events until `shutdown`, as consumer `consumer`; returns at once
 /// when `consumer.summaries` is off.
 pub async fn run(
-    config: &Config,
+    ctx: &Context,
     consumer: &str,
     shutdown: CancellationToken,
 ) -> Result<(), ConfigError> {
+    let config = &ctx.config;
     if !config.consumer.summaries {
         return Ok(());
     }
     let keys = Keys::new(config.streams.prefix.clone());
     let mut tasks = tokio::task::JoinSet::new();
     for partition in 0..config.streams.partitions {
-        let conn = RedisConn::open(&config.redis)
-            .map_err(|e| ConfigError::at("redis", format!("cannot set up the connection: {e}")))?;
+        let conn = crate::consumer::dedicated(ctx)?;
         let counter = Counter {
             conn,
             keys: keys.clone(),

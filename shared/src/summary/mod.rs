@@ -63,10 +63,22 @@ pub fn date(day: i64) -> String {
         .unwrap_or_else(|| "invalid-date".to_owned())
 }
 
+/// A date that is not `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a YYYY-MM-DD date: {reason}")]
+pub struct DateError {
+    /// What was given.
+    pub text: String,
+    /// Why it is not a date.
+    pub reason: chrono::ParseError,
+}
+
 /// The UTC day of a `YYYY-MM-DD` date.
-pub fn parse_date(text: &str) -> Result<i64, String> {
-    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|e| format!("{text:?} is not a YYYY-MM-DD date: {e}"))?;
+pub fn parse_date(text: &str) -> Result<i64, DateError> {
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|reason| DateError {
+        text: text.to_owned(),
+        reason,
+    })?;
     Ok(date
         .and_hms_opt(0, 0, 0)
         .map(|t| t.and_utc().timestamp() / 86_400)

@@ -1,14 +1,28 @@
 //! `hookline stats`: per partition, the stream's length, its oldest entry's age and the old
 //! entries held hot, the dead-letter and suspects streams' lengths, the warm tier's segments,
 //! bytes and compression ratio, and each consumer group's consumers, pending entries and lag;
-//! then the archive's objects of the last day.
+//! then the archive's objects of the last day. An archive that cannot be read is reported as
+//! unavailable, with the reason, after every Redis figure: the command still exits 0.
 
-use anyhow::Context;
+use anyhow::Context as _;
+use hookline_shared::Context;
 use hookline_shared::config::Config;
 use hookline_shared::consumer::stats::{self, GroupStats};
 use hookline_shared::redis::RedisConn;
 use hookline_shared::streams::Keys;
 use serde_json::json;
+
+use crate::CliError;
+
+/// What the cold tier looks like from here.
+enum Cold {
+    /// No `lifecycle.archive`.
+    NotConfigured,
+    /// Objects dated yesterday or today (UTC).
+    Objects(usize),
+    /// The archive cannot be listed, and why (one line).
+    Unavailable(String),
+}
 
 struct Row {
     partition: u16,
@@ -25,10 +39,11 @@ struct Row {
 }
 
 /// Prints the statistics as a table, or as JSON.
-pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
-    let mut conn = RedisConn::open(&config.redis).context("cannot set up the Redis connection")?;
+pub async fn run(ctx: &Context, as_json: bool) -> Result<(), CliError> {
+    let config = &ctx.config;
+    let mut conn = ctx.redis.shared();
     let keys = Keys::new(config.streams.prefix.clone());
-    let now = hookline_shared::clock::now_ms();
+    let now = ctx.clock.now_ms();
     let cutoff = now.saturating_sub(config.lifecycle.hot.get().as_millis() as u64);
     let mut rows = Vec::new();
     for partition in 0..config.streams.partitions {
@@ -37,9 +52,13 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
         let dlq = xlen(&mut conn, &keys.dlq(partition)).await?;
         let suspects = xlen(&mut conn, &keys.suspects(partition)).await?;
         let (warm_segments, warm_bytes, warm_raw) =
-            hookline_jobs::compact::warm_usage(&mut conn, &keys, partition).await?;
+            hookline_jobs::compact::warm_usage(&mut conn, &keys, partition)
+                .await
+                .with_context(|| format!("cannot read the warm tier of partition {partition}"))?;
         let (oldest_ms, held) =
-            hookline_jobs::compact::hot_usage(&mut conn, &keys, partition, cutoff).await?;
+            hookline_jobs::compact::hot_usage(&mut conn, &keys, partition, cutoff)
+                .await
+                .with_context(|| format!("cannot read {stream}"))?;
         let groups = stats::groups(&mut conn, &stream)
             .await
             .with_context(|| format!("cannot read the groups of {stream}"))?;
@@ -57,11 +76,22 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
             groups,
         });
     }
-    let cold = cold_objects_last_day(config, now).await?;
+    let cold = cold_objects_last_day(config, now).await;
     if as_json {
         let rows: Vec<_> = rows.iter().map(|r| row_json(r, now)).collect();
-        let report = json!({"partitions": rows, "cold_objects_last_day": cold});
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut report = json!({"partitions": rows});
+        match &cold {
+            Cold::NotConfigured => report["cold_objects_last_day"] = json!(null),
+            Cold::Objects(n) => report["cold_objects_last_day"] = json!(n),
+            Cold::Unavailable(why) => {
+                report["cold_objects_last_day"] = json!(null);
+                report["cold_unavailable"] = json!(why);
+            }
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("cannot print JSON")?
+        );
         return Ok(());
     }
     println!(
@@ -111,8 +141,10 @@ pub async fn run(config: &Config, as_json: bool) -> anyhow::Result<()> {
             );
         }
     }
-    if let Some(n) = cold {
-        println!("cold: {n} object(s) dated yesterday or today (UTC)");
+    match cold {
+        Cold::NotConfigured => {}
+        Cold::Objects(n) => println!("cold: {n} object(s) dated yesterday or today (UTC)"),
+        Cold::Unavailable(why) => println!("cold: unavailable: {why}"),
     }
     println!(
         "OLDEST: age of the oldest hot entry; HELD: hot entries older than lifecycle.hot, held by \
@@ -152,12 +184,11 @@ fn ratio(raw: u64, compressed: u64) -> Option<f64> {
 }
 
 /// Objects in the archive dated yesterday or today (UTC), when an archive is configured.
-async fn cold_objects_last_day(config: &Config, now_ms: u64) -> anyhow::Result<Option<usize>> {
-    let Some(store) = hookline_jobs::archive::store_for(config)
-        .await
-        .map_err(|why| anyhow::anyhow!("lifecycle.archive: {why}"))?
-    else {
-        return Ok(None);
+async fn cold_objects_last_day(config: &Config, now_ms: u64) -> Cold {
+    let store = match hookline_jobs::archive::store_for(config).await {
+        Ok(Some(store)) => store,
+        Ok(None) => return Cold::NotConfigured,
+        Err(why) => return Cold::Unavailable(format!("lifecycle.archive {why}")),
     };
     let day = |ms: u64| {
         let stamp = humantime::format_rfc3339_seconds(
@@ -167,18 +198,20 @@ async fn cold_objects_last_day(config: &Config, now_ms: u64) -> anyhow::Result<O
         format!("/date={}/", &stamp[..10])
     };
     let (today, yesterday) = (day(now_ms), day(now_ms.saturating_sub(86_400_000)));
-    let keys = store.list("").await?;
-    Ok(Some(
-        keys.iter()
-            .filter(|k| k.ends_with(".jsonl.zst") && (k.contains(&today) || k.contains(&yesterday)))
-            .count(),
-    ))
+    match store.list("").await {
+        Ok(keys) => Cold::Objects(
+            keys.iter()
+                .filter(|k| {
+                    k.ends_with(".jsonl.zst") && (k.contains(&today) || k.contains(&yesterday))
+                })
+                .count(),
+        ),
+        Err(e) => Cold::Unavailable(e.reason),
+    }
 }
 
 async fn xlen(conn: &mut RedisConn, key: &str) -> anyhow::Result<u64> {
-    redis::cmd("XLEN")
-        .arg(key)
-        .query_async(conn)
+    stats::length(conn, key)
         .await
         .with_context(|| format!("cannot read {key}"))
 }

@@ -1,12 +1,13 @@
 //! `hookline dlq list|retry|purge`: operator access to the dead-letter streams.
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use hookline_shared::config::Config;
+use hookline_shared::Context;
 use hookline_shared::consumer::dlq::{self, DlqFilter};
-use hookline_shared::redis::RedisConn;
 use hookline_shared::streams::Keys;
 use serde_json::json;
+
+use crate::CliError;
 
 /// What to do with dead letters.
 #[derive(Debug, Subcommand)]
@@ -68,13 +69,16 @@ impl From<FilterArgs> for DlqFilter {
 }
 
 /// Runs one dlq command.
-pub async fn run(config: &Config, command: DlqCommand) -> anyhow::Result<()> {
-    let mut conn = RedisConn::open(&config.redis).context("cannot set up the Redis connection")?;
+pub async fn run(ctx: &Context, command: DlqCommand) -> Result<(), CliError> {
+    let config = &ctx.config;
+    let mut conn = ctx.redis.shared();
     let keys = Keys::new(config.streams.prefix.clone());
     let partitions = config.streams.partitions;
     match command {
         DlqCommand::List { filter, json } => {
-            let letters = dlq::list(&mut conn, &keys, partitions, &filter.into()).await?;
+            let letters = dlq::list(&mut conn, &keys, partitions, &filter.into())
+                .await
+                .context("cannot read the dead letters")?;
             if !json {
                 println!(
                     "{:<4} {:<16} {:<12} {:<12} {:<24} {:<38} {:>4}  ERROR",
@@ -106,17 +110,22 @@ pub async fn run(config: &Config, command: DlqCommand) -> anyhow::Result<()> {
             }
         }
         DlqCommand::Retry { filter } => {
-            let moved = dlq::retry(&mut conn, &keys, partitions, &filter.into()).await?;
+            let moved = dlq::retry(&mut conn, &keys, partitions, &filter.into())
+                .await
+                .context("retry stopped")?;
             println!("re-appended {moved} dead letter(s) to their hot streams");
         }
         DlqCommand::Purge { filter, yes } => {
             let filter: DlqFilter = filter.into();
             if yes {
-                let deleted = dlq::purge(&mut conn, &keys, partitions, &filter).await?;
+                let deleted = dlq::purge(&mut conn, &keys, partitions, &filter)
+                    .await
+                    .context("purge stopped")?;
                 println!("purged {deleted} dead letter(s)");
             } else {
                 let n = dlq::list(&mut conn, &keys, partitions, &filter)
-                    .await?
+                    .await
+                    .context("cannot read the dead letters")?
                     .len();
                 println!("would purge {n} dead letter(s); add --yes to delete them");
             }

@@ -1,0 +1,81 @@
+//! `hookline job NAME` and `hookline replay`: the lifecycle jobs, run once by an operator.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hookline_jobs::Budget;
+use hookline_jobs::replay::{self, ReplayRequest};
+use hookline_jobs::run::{self, JobRun};
+use hookline_shared::Context;
+use hookline_shared::config::ConfigError;
+use hookline_shared::streams::Keys;
+
+use crate::CliError;
+
+/// How often a manual run asks again for a lock another run holds.
+const LOCK_RETRY: Duration = Duration::from_secs(1);
+
+/// Runs `job` once under its lock, as the scheduler and the Lambda do, within `budget`.
+/// While another run holds the lock (a scheduler tick, or a killed run whose lock has not
+/// expired yet) it waits for it, and fails only if the budget passes first.
+pub async fn job(ctx: &Context, job: JobRun, budget: Duration) -> Result<(), CliError> {
+    let budget = Budget::new(budget);
+    let mut said = false;
+    loop {
+        if let Some(line) = run::run_exclusive(ctx, job, budget).await? {
+            println!("{line}");
+            return Ok(());
+        }
+        if budget.spent() {
+            return Err(anyhow::anyhow!(
+                "another run of {} held the job's lock for the whole budget; nothing done",
+                job.job
+            )
+            .into());
+        }
+        if !said {
+            eprintln!(
+                "{}: another run holds the job's lock (a scheduler, or a killed run whose lock \
+                 expires within {}s); waiting for it…",
+                job.job,
+                hookline_jobs::lock::TTL.as_secs()
+            );
+            said = true;
+        }
+        tokio::time::sleep(LOCK_RETRY).await;
+    }
+}
+
+/// Re-appends the events of `request`'s range (or counts them on a dry run), from whichever
+/// tier holds them, printing progress on standard error.
+pub async fn replay(ctx: &Context, request: ReplayRequest) -> Result<(), CliError> {
+    if request.from_ms >= request.to_ms {
+        return Err(CliError::Usage("--from must be before --to".into()));
+    }
+    let config = &ctx.config;
+    let keys = Keys::new(config.streams.prefix.clone());
+    let archive = hookline_jobs::archive::store_for(config)
+        .await
+        .map_err(|why| ConfigError::at("lifecycle.archive", why.to_string()))?;
+    let report = replay::replay(
+        &mut ctx.redis.shared(),
+        &keys,
+        config.streams.partitions,
+        archive.as_deref(),
+        &request,
+        |n| eprintln!("replayed {n} events…"),
+    )
+    .await
+    .context("replay stopped")?;
+    match request.dry_run {
+        true => println!(
+            "{} event(s) match; nothing appended (dry run)",
+            report.matched
+        ),
+        false => println!(
+            "replayed {} of {} matching event(s)",
+            report.appended, report.matched
+        ),
+    }
+    Ok(())
+}

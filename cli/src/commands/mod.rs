@@ -1,0 +1,37 @@
+//! The operator commands: what `hookline` runs besides the long-running roles.
+//!
+//! Each takes the config flag and its arguments, and returns a [`CliError`] whose kind is the
+//! exit code. Every command that talks to Redis starts like the roles do ([`connect`]).
+
+pub mod admin;
+pub mod dlq;
+pub mod jobs;
+pub mod stats;
+
+use std::path::PathBuf;
+
+use hookline_shared::Context;
+use hookline_shared::config::{self, Config, ConfigError};
+
+use crate::CliError;
+
+/// Loads and validates the config named by the flag or the environment.
+pub fn load(flag: Option<PathBuf>) -> Result<Config, ConfigError> {
+    config::from_env(flag)
+}
+
+/// Starts logging as the config says.
+pub fn init_logs(config: &Config) {
+    let obs = &config.observability;
+    hookline_shared::telemetry::init(obs.log_format, &obs.log_level);
+}
+
+/// What every role and command that uses Redis does first: loads the config, starts logging,
+/// builds the context and checks that Redis cannot evict events.
+pub async fn connect(flag: Option<PathBuf>) -> Result<Context, CliError> {
+    let config = load(flag)?;
+    init_logs(&config);
+    let ctx = Context::new(config)?;
+    ctx.check_redis().await?;
+    Ok(ctx)
+}
