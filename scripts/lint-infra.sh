@@ -126,9 +126,9 @@ prefix = config.get("streams", {}).get("prefix", "hookline")
 partitions = config.get("streams", {}).get("partitions", 1)
 groups = set(config.get("consumer", {}).get("groups", {}))
 # Built-in groups every `hookline consume` runs as well (e.g. the daily summary counts).
-builtin = "shared/src/summary/aggregate.rs"
+builtin = "shared/src/config/consumer.rs"
 if os.path.exists(builtin):
-    groups |= set(re.findall(r'pub const GROUP: &str = "([^"]+)"', open(builtin).read()))
+    groups |= set(re.findall(r'pub const SUMMARY_GROUP: &str = "([^"]+)"', open(builtin).read()))
 want = {(g, f"{prefix}:events:{{{n}}}") for g in groups for n in range(partitions)}
 auths = {d["metadata"]["name"] for _, d in docs.get("TriggerAuthentication", [])}
 deployments = {d["metadata"]["name"] for _, d in docs.get("Deployment", [])}
