@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what hookline's quick start and tests need on Debian/Ubuntu, when missing:
-# redis-server and redis-cli (Debian), and moto_server (PyPI `moto[server]`, the
-# S3-compatible server of the archive tests). Rust itself must already be installed.
+# redis-server, redis-cli and openssl (Debian; openssl makes the TLS tests' certificates),
+# and moto_server (PyPI `moto[server]`, the S3-compatible server of the archive tests).
+# Rust itself must already be installed.
 set -euo pipefail
 
 # shellcheck source=scripts/deps.sh
 source "$(dirname "$0")/deps.sh"
-apt_install redis-server:redis-server redis-cli:redis-tools cc:build-essential pip3:python3-pip
+apt_install redis-server:redis-server redis-cli:redis-tools openssl:openssl cc:build-essential pip3:python3-pip
 pip_install 'moto_server:moto[server]'
 
 if ! command -v cargo >/dev/null; then

@@ -17,7 +17,7 @@ use hookline_shared::Context;
 use hookline_shared::config::{self, Config};
 use hookline_shared::consumer;
 use hookline_shared::providers::ProviderKind;
-use hookline_shared::redis::RedisConn;
+use hookline_shared::redis::{RedisConn, server};
 use sha2::Sha256;
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -156,14 +156,13 @@ impl LocalRedis {
         let mut conn = RedisConn::open(&config::RedisConfig {
             url: Some(url.clone()),
             ..Default::default()
-        })
-        .map_err(|e| AppError::LocalRedis(e.to_string()))?;
+        })?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while tokio::time::Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
                 return Ok(None); // it exited: most likely the port was taken meanwhile
             }
-            if conn.ping().await.is_ok() {
+            if server::ping(&mut conn).await.is_ok() {
                 return Ok(Some(Self { _child: child, url }));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -19,7 +19,7 @@ pub async fn run(
 ) -> Result<(), AppError> {
     // The recorder first: the state registers its counters at 0 as it is built.
     let ops = ops::router(ctx);
-    let state = IngestState::new(&ctx.config, ctx.redis.shared(), ctx.clock.clone())?;
+    let state = IngestState::new(&ctx.config, &ctx.redis, ctx.clock.clone())?;
     let app = ingest::router(Arc::new(state)).merge(ops);
     let address = listener.local_addr().map_err(AppError::Serve)?;
     tracing::info!(%address, "ingest listening");

@@ -24,7 +24,7 @@ fn tiers(redis: &RedisServer) -> (Vec<String>, Vec<String>) {
         .arg("+")
         .query(&mut conn)
         .unwrap();
-    let hot = hookline_shared::entries::from_entry_list(hot)
+    let hot = hookline_shared::redis::streams::from_entry_list(hot)
         .into_iter()
         .map(|e| e.entry_id)
         .collect();

@@ -6,18 +6,12 @@
 //!
 //! Because only fully read entries are trimmed, `XINFO GROUPS` lag stays a number.
 
-use std::sync::LazyLock;
-
-use hookline_shared::config::Config;
-use hookline_shared::consumer::stats;
-use hookline_shared::entries;
-use hookline_shared::redis::RedisConn;
+use hookline_shared::config::{Config, WaitConfig};
+use hookline_shared::redis::segments::{self, NewSegment};
+use hookline_shared::redis::{RedisConn, groups, streams};
 use hookline_shared::streams::Keys;
-use redis::{Script, Value};
 
 use crate::{Budget, JobError, segment};
-
-static COMPACT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("compact.lua")));
 
 /// Entries per segment.
 pub const SEGMENT_ENTRIES: usize = 500;
@@ -63,8 +57,10 @@ pub async fn compact(
     let keys = Keys::new(config.streams.prefix.clone());
     let cutoff = now_ms.saturating_sub(config.lifecycle.hot.get().as_millis() as u64);
     let mut report = CompactReport::default();
+    let wait = config.redis.wait;
     for partition in 0..config.streams.partitions {
-        compact_partition(conn, &keys, partition, (cutoff, 0), budget, &mut report).await?;
+        let run = (cutoff, 0);
+        compact_partition(conn, (&keys, partition, wait), run, budget, &mut report).await?;
         if budget.spent() {
             report.budget_spent = true;
             break;
@@ -77,15 +73,10 @@ pub async fn compact(
 /// acknowledged, whichever comes first.
 async fn keep_from(conn: &mut RedisConn, stream: &str, cutoff: Id) -> Result<Id, JobError> {
     let mut bound = cutoff;
-    for group in stats::groups(conn, stream).await? {
-        let summary: (u64, Option<String>, Value, Value) = redis::cmd("XPENDING")
-            .arg(stream)
-            .arg(&group.name)
-            .query_async(conn)
-            .await?;
-        let first_unacked = match summary {
-            (n, Some(min), _, _) if n > 0 => parse_id(&min)?,
-            _ => {
+    for group in groups::info(conn, stream).await? {
+        let first_unacked = match groups::first_pending(conn, stream, &group.name).await? {
+            Some(min) => parse_id(&min)?,
+            None => {
                 let (ms, seq) = parse_id(&group.last_delivered_id)?;
                 (ms, seq + 1)
             }
@@ -97,8 +88,7 @@ async fn keep_from(conn: &mut RedisConn, stream: &str, cutoff: Id) -> Result<Id,
 
 async fn compact_partition(
     conn: &mut RedisConn,
-    keys: &Keys,
-    partition: u16,
+    (keys, partition, wait): (&Keys, u16, Option<WaitConfig>),
     cutoff: Id,
     budget: Budget,
     report: &mut CompactReport,
@@ -106,15 +96,8 @@ async fn compact_partition(
     let stream = keys.events(partition);
     let bound = keep_from(conn, &stream, cutoff).await?;
     while !budget.spent() {
-        let page: Value = redis::cmd("XRANGE")
-            .arg(&stream)
-            .arg("-")
-            .arg(format!("({}", format_id(bound)))
-            .arg("COUNT")
-            .arg(SEGMENT_ENTRIES)
-            .query_async(conn)
-            .await?;
-        let entries = entries::from_entry_list(page);
+        let end = format!("({}", format_id(bound));
+        let entries = streams::range(conn, &stream, "-", &end, Some(SEGMENT_ENTRIES)).await?;
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return Ok(());
         };
@@ -122,20 +105,18 @@ async fn compact_partition(
         let member = format!("{}-{}", first.entry_id, last.entry_id);
         let blob = segment::encode(&entries);
         let raw_bytes = entries.iter().map(segment::raw_size).sum::<usize>() as u64;
-        let trimmed: i64 = COMPACT
-            .key(&stream)
-            .key(keys.warm_segment(partition, &member))
-            .key(keys.warm_index(partition))
-            .key(keys.warm_raw_sizes(partition))
-            .arg(format_id(first_id))
-            .arg(&blob)
-            .arg(last_id.0)
-            .arg(&member)
-            .arg(format_id((last_id.0, last_id.1 + 1)))
-            .arg(raw_bytes)
-            .invoke_async(conn)
-            .await?;
-        if trimmed < 0 {
+        let written = NewSegment {
+            member: &member,
+            first_id: &format_id(first_id),
+            last_ms: last_id.0,
+            trim_to: &format_id((last_id.0, last_id.1 + 1)),
+            blob: &blob,
+            raw_bytes,
+        };
+        if segments::write(conn, keys, partition, written, wait)
+            .await?
+            .is_none()
+        {
             return Ok(()); // another run is compacting this partition
         }
         report.segments += 1;
@@ -161,30 +142,7 @@ pub async fn warm_usage(
     keys: &Keys,
     partition: u16,
 ) -> Result<(u64, u64, u64), JobError> {
-    let members: Vec<String> = redis::cmd("ZRANGE")
-        .arg(keys.warm_index(partition))
-        .arg(0)
-        .arg(-1)
-        .query_async(conn)
-        .await?;
-    if members.is_empty() {
-        return Ok((0, 0, 0));
-    }
-    let mut pipe = redis::pipe();
-    for member in &members {
-        pipe.cmd("STRLEN").arg(keys.warm_segment(partition, member));
-    }
-    let sizes: Vec<u64> = pipe.query_async(conn).await?;
-    let raw: Vec<Option<u64>> = redis::cmd("HMGET")
-        .arg(keys.warm_raw_sizes(partition))
-        .arg(&members)
-        .query_async(conn)
-        .await?;
-    Ok((
-        members.len() as u64,
-        sizes.iter().sum(),
-        raw.into_iter().flatten().sum(),
-    ))
+    Ok(segments::usage(conn, keys, partition).await?)
 }
 
 /// Old entries counted at most, per partition, by [`hot_usage`].
@@ -200,25 +158,12 @@ pub async fn hot_usage(
     cutoff_ms: u64,
 ) -> Result<(Option<u64>, u64), JobError> {
     let stream = keys.events(partition);
-    let head: Vec<(String, Value)> = redis::cmd("XRANGE")
-        .arg(&stream)
-        .arg("-")
-        .arg("+")
-        .arg("COUNT")
-        .arg(1)
-        .query_async(conn)
-        .await?;
-    let Some((first, _)) = head.first() else {
+    let head = streams::range_ids(conn, &stream, "-", "+", 1).await?;
+    let Some(first) = head.first() else {
         return Ok((None, 0));
     };
     let oldest = parse_id(first)?.0;
-    let held: Vec<(String, Value)> = redis::cmd("XRANGE")
-        .arg(&stream)
-        .arg("-")
-        .arg(format!("({cutoff_ms}-0"))
-        .arg("COUNT")
-        .arg(HELD_CAP)
-        .query_async(conn)
-        .await?;
+    let end = format!("({cutoff_ms}-0");
+    let held = streams::range_ids(conn, &stream, "-", &end, HELD_CAP).await?;
     Ok((Some(oldest), held.len() as u64))
 }

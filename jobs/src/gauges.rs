@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 
 use hookline_shared::config::Config;
-use hookline_shared::consumer::stats;
 use hookline_shared::metrics as names;
-use hookline_shared::redis::RedisConn;
+use hookline_shared::redis::{RedisConn, groups, segments, server, streams};
 use hookline_shared::streams::Keys;
 
-use crate::{JobError, compact};
+use crate::JobError;
 
 /// One sample over every partition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,20 +30,11 @@ pub async fn sample(config: &Config, conn: &mut RedisConn) -> Result<Gauges, Job
     let mut g = Gauges::default();
     for partition in 0..config.streams.partitions {
         let stream = keys.events(partition);
-        let hot: Option<u64> = redis::cmd("MEMORY")
-            .arg("USAGE")
-            .arg(&stream)
-            .query_async(conn)
-            .await
-            .unwrap_or_default();
-        g.hot_bytes += hot.unwrap_or(0);
-        g.warm_bytes += compact::warm_usage(conn, &keys, partition).await?.1;
-        let dlq: u64 = redis::cmd("XLEN")
-            .arg(keys.dlq(partition))
-            .query_async(conn)
-            .await?;
-        g.dlq_length += dlq;
-        for group in stats::groups(conn, &stream).await? {
+        // MEMORY may be refused (a restricted ACL user): the gauge then stays 0.
+        g.hot_bytes += server::memory_usage(conn, &stream).await.unwrap_or(0);
+        g.warm_bytes += segments::usage(conn, &keys, partition).await?.1;
+        g.dlq_length += streams::length(conn, &keys.dlq(partition)).await?;
+        for group in groups::info(conn, &stream).await? {
             let lag = g.lag.entry(group.name).or_default();
             *lag = (*lag).max(group.lag.unwrap_or(0));
         }

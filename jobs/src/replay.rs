@@ -9,11 +9,9 @@
 //! sighting. Matches are gathered in memory before appending, so a replay's range should fit
 //! in memory (its events, not the whole tier).
 
-use hookline_shared::entries;
 use hookline_shared::event::StoredEvent;
-use hookline_shared::redis::RedisConn;
+use hookline_shared::redis::{RedisConn, segments, streams};
 use hookline_shared::streams::Keys;
-use redis::Value;
 
 use crate::archive::{ArchiveError, ArchiveStore, object};
 use crate::{JobError, segment};
@@ -104,22 +102,21 @@ pub async fn replay(
             .to_stream
             .clone()
             .unwrap_or_else(|| keys.events(partition));
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(&target).arg("*");
-        for (name, value) in &event.fields {
-            match name.as_str() {
-                "id" => cmd
-                    .arg("id")
-                    .arg(uuid::Uuid::now_v7().hyphenated().to_string()),
-                "replay_of" => continue, // a replay of a replay points at the first original
-                _ => cmd.arg(name).arg(&value[..]),
-            };
-        }
+        let id = uuid::Uuid::now_v7().hyphenated().to_string();
         let original = event
             .get("replay_of")
             .unwrap_or_else(|| event.get("id").unwrap_or_default());
-        cmd.arg("replay_of").arg(original);
-        cmd.query_async::<()>(conn).await?;
+        let fields = event
+            .fields
+            .iter()
+            // A replay of a replay points at the first original.
+            .filter(|(name, _)| name != "replay_of")
+            .map(|(name, value)| match name.as_str() {
+                "id" => ("id", id.as_bytes()),
+                _ => (name.as_str(), &value[..]),
+            })
+            .chain([("replay_of", original)]);
+        streams::add(conn, &target, fields).await?;
         report.appended += 1;
         if report.appended.is_multiple_of(1000) {
             progress(report.appended);
@@ -154,22 +151,16 @@ async fn warm(
     request: &ReplayRequest,
 ) -> Result<Vec<StoredEvent>, JobError> {
     // Index scores are each segment's last entry time; its member starts with the first id.
-    let members: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-        .arg(keys.warm_index(partition))
-        .arg(request.from_ms.saturating_sub(SLACK_MS))
-        .arg("+inf")
-        .query_async(conn)
-        .await?;
+    let from = request.from_ms.saturating_sub(SLACK_MS);
+    let members = segments::newer_than(conn, keys, partition, from).await?;
     let mut out = Vec::new();
     for member in members {
         if parse(&member).0 > request.to_ms + SLACK_MS {
             break;
         }
-        let blob: Option<Vec<u8>> = redis::cmd("GET")
-            .arg(keys.warm_segment(partition, &member))
-            .query_async(conn)
-            .await?;
-        let Some(blob) = blob else { continue }; // archived meanwhile
+        let Some(blob) = segments::read(conn, keys, partition, &member).await? else {
+            continue; // archived meanwhile
+        };
         match segment::decode(&blob) {
             Ok(entries) => out.extend(entries),
             Err(e) => {
@@ -186,13 +177,11 @@ async fn around(
     stream: &str,
     request: &ReplayRequest,
 ) -> Result<Vec<StoredEvent>, JobError> {
-    let reply: Value = redis::cmd("XRANGE")
-        .arg(stream)
-        .arg(request.from_ms.saturating_sub(SLACK_MS))
-        .arg(request.to_ms + SLACK_MS)
-        .query_async(conn)
-        .await?;
-    Ok(entries::from_entry_list(reply))
+    let (from, to) = (
+        request.from_ms.saturating_sub(SLACK_MS),
+        request.to_ms + SLACK_MS,
+    );
+    Ok(streams::range(conn, stream, &from.to_string(), &to.to_string(), None).await?)
 }
 
 /// Events of cold objects whose hour may hold events of the range, with their partition.

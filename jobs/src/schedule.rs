@@ -20,6 +20,7 @@ use hookline_shared::clock::Clock;
 use hookline_shared::config::{self, Config};
 use hookline_shared::metrics as names;
 use hookline_shared::redis::RedisConn;
+use hookline_shared::redis::jobs::{self, RunRecord};
 use hookline_shared::streams::Keys;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tokio_util::sync::CancellationToken;
@@ -33,8 +34,6 @@ pub const MAX_BUDGET: Duration = Duration::from_secs(14 * 60);
 /// How long a stopping scheduler waits for runs in flight. Jobs are safe to kill at any
 /// point, so one still running after this is dropped and the next tick carries on.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
-/// Run records kept in `{prefix}:job-runs` (approximately).
-const RUNS_KEPT: u64 = 10_000;
 
 /// Why the scheduler could not run.
 #[derive(Debug, thiserror::Error)]
@@ -161,14 +160,13 @@ impl Ticks {
             Ok(sampled) => sampled.record(),
             Err(e) => tracing::debug!(error = %e, "cannot sample the tier gauges"),
         }
-        let mut pipe = redis::pipe();
         for job in JobName::ALL {
-            pipe.get(self.keys.job_last_success(job.as_str()));
-        }
-        let last: Vec<Option<f64>> = pipe.query_async(&mut conn).await.unwrap_or_default();
-        for (job, at) in JobName::ALL.into_iter().zip(last) {
-            if let Some(at) = at {
-                metrics::gauge!(names::JOB_LAST_SUCCESS, "job" => job.as_str()).set(at);
+            match jobs::last_success(&mut conn, &self.keys, job.as_str()).await {
+                Ok(Some(at)) => {
+                    metrics::gauge!(names::JOB_LAST_SUCCESS, "job" => job.as_str()).set(at)
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!(job = %job, error = %e, "cannot read the last success"),
             }
         }
     }
@@ -184,10 +182,7 @@ impl Ticks {
             return Ok(());
         };
         let mut conn = self.conn.clone();
-        let done: Option<i64> = redis::cmd("GET")
-            .arg(self.keys.job_tick(job.as_str()))
-            .query_async(&mut conn)
-            .await?;
+        let done = jobs::completed_tick(&mut conn, &self.keys, job.as_str()).await?;
         if done.is_some_and(|done| done >= tick_ms) {
             run::record(job, Outcome::Skipped, started);
             return held.release(&self.conn).await;
@@ -217,34 +212,17 @@ impl Ticks {
                 (Outcome::Failure, e.to_string())
             }
         };
-        let mut pipe = redis::pipe();
-        if outcome == Outcome::Success {
-            let now = self.clock.now_ms() as f64 / 1000.0;
-            pipe.set(self.keys.job_tick(job.as_str()), tick_ms)
-                .ignore()
-                .set(self.keys.job_last_success(job.as_str()), now)
-                .ignore();
-        }
-        pipe.cmd("XADD")
-            .arg(self.keys.job_runs())
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(RUNS_KEPT)
-            .arg("*")
-            .arg("job")
-            .arg(job.as_str())
-            .arg("tick")
-            .arg(tick_ms)
-            .arg("runner")
-            .arg(&self.runner)
-            .arg("outcome")
-            .arg(outcome.as_str())
-            .arg("duration_ms")
-            .arg(started.elapsed().as_millis() as u64)
-            .arg("detail")
-            .arg(detail)
-            .ignore();
-        let recorded = pipe.query_async::<()>(&mut conn).await;
+        let record = RunRecord {
+            job: job.as_str(),
+            tick_ms,
+            runner: &self.runner,
+            outcome: outcome.as_str(),
+            duration: started.elapsed(),
+            detail: &detail,
+            succeeded_at: (outcome == Outcome::Success)
+                .then(|| self.clock.now_ms() as f64 / 1000.0),
+        };
+        let recorded = jobs::record_run(&mut conn, &self.keys, record).await;
         run::record(job, outcome, started);
         held.release(&self.conn).await?;
         recorded

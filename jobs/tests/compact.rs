@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::{HOUR, append_spaced, now_ms, setup};
 use hookline_jobs::{Budget, compact, segment};
-use hookline_shared::consumer::stats;
-use hookline_shared::entries;
+use hookline_shared::redis::groups;
+use hookline_shared::redis::streams as entries;
 use hookline_tests::{RedisServer, STREAM, github_corpus};
 use redis::{Commands, Value};
 
@@ -72,7 +72,7 @@ async fn compact_moves_exactly_the_old_acknowledged_head_and_keeps_unacked_entri
         hot, 9,
         "the unacknowledged old entry, the three after it, five recent"
     );
-    let lag = stats::groups(&mut conn, STREAM).await.unwrap()[0].lag;
+    let lag = groups::info(&mut conn, STREAM).await.unwrap()[0].lag;
     assert_eq!(lag, Some(0), "lag stays a number after compaction");
 
     let keys = hookline_shared::streams::Keys::new("hookline");
@@ -165,6 +165,6 @@ async fn entries_a_group_has_not_read_stay_hot_and_its_lag_stays_known() {
     );
     // Compaction deleted only entries the group had read, so Redis can still count its lag
     // (it answers nil once an unread entry is deleted), which lag-based autoscaling needs.
-    let groups = stats::groups(&mut conn, STREAM).await.unwrap();
-    assert_eq!(groups[0].lag, Some(2), "XINFO GROUPS lag stays a number");
+    let infos = groups::info(&mut conn, STREAM).await.unwrap();
+    assert_eq!(infos[0].lag, Some(2), "XINFO GROUPS lag stays a number");
 }

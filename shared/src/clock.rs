@@ -1,5 +1,5 @@
 //! Where hookline reads the time: wall-clock time since the Unix epoch, the unit of
-//! `received_at`, stream ids, summary days and schedule ticks.
+//! `received_at`, stream ids, summary days and schedule ticks; and UTC days.
 //!
 //! Every role takes a [`Clock`] instead of reading the system clock itself, so a test can run
 //! a day's summary or a midnight tick at a time it chooses instead of waiting for it. A
@@ -55,6 +55,40 @@ impl Clock {
     }
 }
 
+/// The UTC day (days since the epoch) of a time in ms.
+pub fn day_of(ms: u64) -> i64 {
+    (ms / 86_400_000) as i64
+}
+
+/// A UTC day as `YYYY-MM-DD`.
+pub fn date(day: i64) -> String {
+    chrono::DateTime::from_timestamp(day * 86_400, 0)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "invalid-date".to_owned())
+}
+
+/// A date that is not `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a YYYY-MM-DD date: {reason}")]
+pub struct DateError {
+    /// What was given.
+    pub text: String,
+    /// Why it is not a date.
+    pub reason: chrono::ParseError,
+}
+
+/// The UTC day of a `YYYY-MM-DD` date.
+pub fn parse_date(text: &str) -> Result<i64, DateError> {
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|reason| DateError {
+        text: text.to_owned(),
+        reason,
+    })?;
+    Ok(date
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp() / 86_400)
+        .unwrap_or_default())
+}
+
 /// The system clock in ms since the epoch (zero on a clock set before 1970).
 fn system_ms() -> u64 {
     SystemTime::now()
@@ -66,6 +100,13 @@ fn system_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(date(day_of(1_764_028_800_000)), "2025-11-25");
+        assert_eq!(parse_date("2025-11-25").unwrap(), day_of(1_764_028_800_000));
+        assert!(parse_date("25.11.2025").is_err());
+    }
 
     #[test]
     fn a_shifted_clock_reads_what_it_was_set_to_and_runs_on() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::redis::{Redis, check_eviction_policy};
+use crate::redis::{Redis, check_eviction_policy, connect, server};
 
 /// The configuration, Redis and the clock of one process. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -27,8 +27,7 @@ impl Context {
 
     /// A context over `config` reading the time from `clock`.
     pub fn with_clock(config: Config, clock: Clock) -> Result<Self, ConfigError> {
-        let redis = Redis::open(&config.redis)
-            .map_err(|e| ConfigError::at("redis", format!("cannot set up the connection: {e}")))?;
+        let redis = Redis::open(&config.redis)?;
         Ok(Self {
             config: Arc::new(config),
             redis,
@@ -62,10 +61,28 @@ impl Context {
     /// config error). A Redis that does not answer within `redis.response_timeout` is not
     /// held against the process: it starts, answers 503 and recovers when Redis is back.
     pub async fn check_redis(&self) -> Result<(), ConfigError> {
-        tracing::info!(redis = %self.config.redis.describe(), "reaching Redis");
+        let redis = &self.config.redis;
+        tracing::info!(redis = %redis.describe(), "reaching Redis");
         let mut conn = self.redis.shared();
+        let timeout = redis.response_timeout.get() + redis.connect_timeout.get();
+        match tokio::time::timeout(timeout, server::ping(&mut conn)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                if let Some(problem) = connect::startup_problem(&e, redis) {
+                    return Err(problem);
+                }
+                tracing::warn!(error = %e, "Redis does not answer yet; starting anyway (requests get 503 until it does)");
+                return Ok(());
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "Redis does not answer yet; starting anyway (requests get 503 until it does)"
+                );
+                return Ok(());
+            }
+        }
         let checked = tokio::time::timeout(
-            self.config.redis.response_timeout.get(),
+            redis.response_timeout.get(),
             check_eviction_policy(&mut conn),
         )
         .await;

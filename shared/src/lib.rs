@@ -4,10 +4,11 @@
 //! - [`config`]: the YAML configuration, its types, loading and validation.
 //! - [`context`]: what every role runs with (config, Redis, clock).
 //! - [`providers`]: one signature scheme per sender behind the [`providers::Provider`] trait.
-//! - [`event`]: the stream entry of schema 1; [`entries`] reads entries from raw replies.
+//! - [`event`]: the stream entry of schema 1.
 //! - [`dedup`]: event identities and the atomic de-duplicating append (a Lua script).
 //! - [`streams`]: key names and partitioning; the only place that formats a key.
-//! - [`redis`]: one connection type over single-server and cluster Redis.
+//! - [`redis`]: the one module tree every Redis command goes through: connections (single,
+//!   Cluster, Sentinel; TLS, ACL), typed commands and scripts, error classification.
 //! - [`ingest`]: the axum router shared by the Lambda function and `hookline serve`.
 //! - [`consumer`]: consumer groups over the partition streams, at-least-once.
 //! - [`summary`]: the built-in group that counts events into daily summaries.
@@ -23,7 +24,6 @@ pub mod config;
 pub mod consumer;
 pub mod context;
 pub mod dedup;
-pub mod entries;
 pub mod event;
 pub mod ingest;
 pub mod metrics;

@@ -13,8 +13,10 @@ mod lambda;
 mod moto;
 mod process;
 mod receiver;
+mod sentinel;
 mod server;
 mod signing;
+mod tls;
 mod wait;
 
 pub use cluster::RedisCluster;
@@ -24,8 +26,10 @@ pub use lambda::LambdaRuntimeApi;
 pub use moto::MotoServer;
 pub use process::Process;
 pub use receiver::{Call, Policy, Receiver};
+pub use sentinel::{MASTER_NAME, SentinelSet, info};
 pub use server::RedisServer;
 pub use signing::{github_headers, hmac_sha256_hex};
+pub use tls::TestCerts;
 pub use wait::{terminate, wait_until, wait_until_expired};
 
 use std::path::PathBuf;

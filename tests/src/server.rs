@@ -7,12 +7,18 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::TestCerts;
+
 /// A redis-server started for one test; killed when dropped.
 pub struct RedisServer {
     port: u16,
     dir: TempDir,
     child: Option<Child>,
     extra: Vec<String>,
+    /// With ACLs on: the password of the harness's own `admin` user (`default` is off).
+    admin: Option<String>,
+    /// With TLS: the certificates, and the TLS port of the current process.
+    tls: Option<(Vec<String>, u16)>,
 }
 
 impl RedisServer {
@@ -23,7 +29,34 @@ impl RedisServer {
 
     /// Starts a server with extra `redis-server` arguments (e.g. `--cluster-enabled yes`).
     pub fn start_with(extra: &[&str]) -> Self {
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Self::launch(extra.iter().map(|s| s.to_string()).collect(), None, None)
+    }
+
+    /// Starts a server that speaks TLS on [`tls_port`](Self::tls_port) with `certs` (client
+    /// certificates required) and plain TCP on [`port`](Self::port) for the harness, with
+    /// `user default off`, the harness's `admin` user, and the ACL `users` lines
+    /// (`"ingest on >secret ~hookline:* +@all"`, as for `ACL SETUSER`).
+    pub fn start_secure(certs: &TestCerts, users: &[&str]) -> Self {
+        let admin = uuid_like();
+        let mut extra: Vec<String> = ["--user", "default", "off", "--user", "admin", "on"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        extra.extend([
+            format!(">{admin}"),
+            "~*".into(),
+            "&*".into(),
+            "+@all".into(),
+        ]);
+        for user in users {
+            extra.push("--user".into());
+            extra.extend(user.split_whitespace().map(str::to_owned));
+        }
+        let probe = certs.redis_args(0);
+        Self::launch(extra, Some(admin), Some((probe, 0)))
+    }
+
+    fn launch(extra: Vec<String>, admin: Option<String>, tls: Option<(Vec<String>, u16)>) -> Self {
         // A port found free may be taken before redis binds it: try a few.
         for _ in 0..10 {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -32,6 +65,8 @@ impl RedisServer {
                 dir,
                 child: None,
                 extra: extra.clone(),
+                admin: admin.clone(),
+                tls: tls.clone(),
             };
             if server.spawn() {
                 return server;
@@ -40,9 +75,25 @@ impl RedisServer {
         panic!("could not start redis-server on a free port");
     }
 
-    /// `redis://127.0.0.1:PORT`.
+    /// `redis://127.0.0.1:PORT` (as the harness's admin user when ACLs are on).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.admin {
+            Some(password) => format!("redis://admin:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT`, for a server started with [`start_secure`](Self::start_secure).
+    pub fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.tls_port())
+    }
+
+    /// The TLS port.
+    pub fn tls_port(&self) -> u16 {
+        self.tls
+            .as_ref()
+            .map(|(_, port)| *port)
+            .expect("a TLS server")
     }
 
     /// The TCP port.
@@ -50,7 +101,7 @@ impl RedisServer {
         self.port
     }
 
-    /// A synchronous client connection.
+    /// A synchronous client connection (plain TCP, as the harness's admin where ACLs are on).
     pub fn connection(&self) -> redis::Connection {
         redis::Client::open(self.url())
             .and_then(|c| c.get_connection())
@@ -81,6 +132,17 @@ impl RedisServer {
 
     /// Spawns redis-server and waits until it answers PING; false if it exited.
     fn spawn(&mut self) -> bool {
+        let tls_args = match &mut self.tls {
+            Some((template, port)) => {
+                if *port == 0 {
+                    *port = free_port(); // kept across restarts
+                }
+                let mut args = template.clone();
+                args[1] = port.to_string(); // `--tls-port N` leads the certificate arguments
+                args
+            }
+            None => Vec::new(),
+        };
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -89,6 +151,7 @@ impl RedisServer {
             .arg("--logfile")
             .arg(self.dir.path().join("redis.log"))
             .args(&self.extra)
+            .args(&tls_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -100,7 +163,7 @@ impl RedisServer {
                 self.child = None;
                 return false;
             }
-            if ping(self.port) {
+            if ping(&self.url()) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -120,11 +183,20 @@ impl Drop for RedisServer {
     }
 }
 
-fn ping(port: u16) -> bool {
-    redis::Client::open(format!("redis://127.0.0.1:{port}"))
+fn ping(url: &str) -> bool {
+    redis::Client::open(url)
         .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
         .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
         .is_ok()
+}
+
+/// A random password for the harness's admin user.
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("admin-{nanos:x}-{}", std::process::id())
 }
 
 /// A loopback port that is free now, whose cluster bus port (+10000) is free too.

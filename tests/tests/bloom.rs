@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use hookline_shared::clock::Clock;
 use hookline_shared::config::{self, BloomShape, Config};
-use hookline_shared::dedup::{AppendOptions, Appended, Unique, append_unique, bloom};
+use hookline_shared::dedup::{AppendOptions, Appended, Unique, append_unique};
 use hookline_shared::event::{Encoding, Event};
 use hookline_shared::redis::RedisConn;
+use hookline_shared::redis::bloom;
 use hookline_shared::streams::Keys;
 use hookline_tests::{HttpClient, RedisServer, TestIngest, github_headers, wait_until_expired};
 use redis::Commands;
@@ -93,6 +94,7 @@ async fn at_capacity_the_false_positive_rate_is_within_the_configured_rate_and_n
     let options = AppendOptions {
         bloom: Some(shape),
         suspects_retention: Duration::from_secs(3600),
+        wait: None,
     };
     let seen: Vec<String> = (0..CAPACITY)
         .map(|i| format!("gh:push:seen-{i}-{}", uuid::Uuid::new_v4()))
@@ -181,7 +183,7 @@ async fn a_repeat_after_the_window_is_answered_as_duplicate_and_kept_as_a_suspec
         .arg("+")
         .query(&mut c)
         .unwrap();
-    let suspects = hookline_shared::entries::from_entry_list(suspects);
+    let suspects = hookline_shared::redis::streams::from_entry_list(suspects);
     assert_eq!(events, 1, "the repeat was not appended");
     assert_eq!(suspects.len(), 1, "the repeat is kept for inspection");
     assert_eq!(
@@ -211,7 +213,7 @@ async fn a_repeat_after_the_window_is_answered_as_duplicate_and_kept_as_a_suspec
         .arg("+")
         .query(&mut c)
         .unwrap();
-    let events = hookline_shared::entries::from_entry_list(events);
+    let events = hookline_shared::redis::streams::from_entry_list(events);
     assert_eq!(events.len(), 2);
     assert_eq!(events[1].payload(), body);
     assert_eq!(events[1].text("replay_of"), suspects[0].text("id"));

@@ -384,7 +384,7 @@ consumer:
         0,
         "no rule matched the other event"
     );
-    let groups = hookline_shared::consumer::stats::groups(
+    let groups = hookline_shared::redis::groups::info(
         &mut hookline_shared::redis::RedisConn::open(&config::RedisConfig {
             url: Some(redis.url()),
             ..Default::default()

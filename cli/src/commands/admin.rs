@@ -41,7 +41,7 @@ pub async fn reset_circuit_breaker(ctx: &Context, destination: &str) -> Result<(
         .map_err(|why| CliError::Usage(format!("--destination: {why}")))?;
     let keys = Keys::new(ctx.config.streams.prefix.clone());
     let removed =
-        hookline_shared::sinks::breaker::reset(&mut ctx.redis.shared(), &keys, &destination)
+        hookline_shared::redis::breaker::reset(&mut ctx.redis.shared(), &keys, &destination)
             .await
             .context("cannot reset the circuit breaker")?;
     match removed {

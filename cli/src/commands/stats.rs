@@ -7,8 +7,8 @@
 use anyhow::Context as _;
 use hookline_shared::Context;
 use hookline_shared::config::Config;
-use hookline_shared::consumer::stats::{self, GroupStats};
-use hookline_shared::redis::RedisConn;
+use hookline_shared::redis::groups::{self, GroupStats};
+use hookline_shared::redis::{RedisConn, streams};
 use hookline_shared::streams::Keys;
 use serde_json::json;
 
@@ -59,7 +59,7 @@ pub async fn run(ctx: &Context, as_json: bool) -> Result<(), CliError> {
             hookline_jobs::compact::hot_usage(&mut conn, &keys, partition, cutoff)
                 .await
                 .with_context(|| format!("cannot read {stream}"))?;
-        let groups = stats::groups(&mut conn, &stream)
+        let groups = groups::info(&mut conn, &stream)
             .await
             .with_context(|| format!("cannot read the groups of {stream}"))?;
         rows.push(Row {
@@ -211,7 +211,7 @@ async fn cold_objects_last_day(config: &Config, now_ms: u64) -> Cold {
 }
 
 async fn xlen(conn: &mut RedisConn, key: &str) -> anyhow::Result<u64> {
-    stats::length(conn, key)
+    streams::length(conn, key)
         .await
         .with_context(|| format!("cannot read {key}"))
 }

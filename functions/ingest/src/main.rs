@@ -31,6 +31,6 @@ async fn main() -> ExitCode {
 
 /// Serves invocations with the shared router until the runtime stops.
 async fn run(ctx: &Context) -> Result<(), lambda_http::Error> {
-    let state = IngestState::new(&ctx.config, ctx.redis.shared(), ctx.clock.clone())?;
+    let state = IngestState::new(&ctx.config, &ctx.redis, ctx.clock.clone())?;
     lambda_http::run(ingest::router(Arc::new(state))).await
 }

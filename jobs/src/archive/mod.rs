@@ -8,8 +8,8 @@
 pub mod object;
 pub mod store;
 
-use hookline_shared::config::Config;
-use hookline_shared::redis::RedisConn;
+use hookline_shared::config::{Config, WaitConfig};
+use hookline_shared::redis::{RedisConn, segments};
 use hookline_shared::streams::Keys;
 use sha2::{Digest, Sha256};
 
@@ -88,19 +88,12 @@ pub async fn archive(
             }
             // Index scores are each segment's newest entry time; an old score means the whole
             // segment is old.
-            let members: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-                .arg(keys.warm_index(partition))
-                .arg("-inf")
-                .arg(format!("({cutoff}"))
-                .arg("LIMIT")
-                .arg(0)
-                .arg(BATCH)
-                .query_async(conn)
-                .await?;
+            let members = segments::older_than(conn, &keys, partition, cutoff, BATCH).await?;
             if members.is_empty() {
                 break;
             }
-            archive_batch(conn, &keys, partition, &members, store, &mut report).await?;
+            let batch = (&keys, partition, config.redis.wait);
+            archive_batch(conn, batch, &members, store, &mut report).await?;
         }
     }
     Ok(report)
@@ -108,19 +101,16 @@ pub async fn archive(
 
 async fn archive_batch(
     conn: &mut RedisConn,
-    keys: &Keys,
-    partition: u16,
+    (keys, partition, wait): (&Keys, u16, Option<WaitConfig>),
     members: &[String],
     store: &dyn ArchiveStore,
     report: &mut ArchiveReport,
 ) -> Result<(), ArchiveError> {
     let mut entries = Vec::new();
     for member in members {
-        let blob: Option<Vec<u8>> = redis::cmd("GET")
-            .arg(keys.warm_segment(partition, member))
-            .query_async(conn)
-            .await?;
-        let Some(blob) = blob else { continue };
+        let Some(blob) = segments::read(conn, keys, partition, member).await? else {
+            continue;
+        };
         entries
             .extend(segment::decode(&blob).map_err(|e| ArchiveError::Segment(member.clone(), e))?);
     }
@@ -132,25 +122,7 @@ async fn archive_batch(
         verify(store, object).await?;
     }
     // Every object of the batch is stored and verified: now the segments may go, together.
-    let mut delete = redis::pipe();
-    delete.atomic();
-    for member in members {
-        delete
-            .cmd("DEL")
-            .arg(keys.warm_segment(partition, member))
-            .ignore();
-        delete
-            .cmd("ZREM")
-            .arg(keys.warm_index(partition))
-            .arg(member)
-            .ignore();
-        delete
-            .cmd("HDEL")
-            .arg(keys.warm_raw_sizes(partition))
-            .arg(member)
-            .ignore();
-    }
-    delete.query_async::<()>(conn).await?;
+    segments::delete(conn, keys, partition, members, wait).await?;
     let bytes: u64 = objects.iter().map(|o| o.manifest.bytes).sum();
     metrics::counter!(hookline_shared::metrics::LIFECYCLE_BYTES, "tier" => "cold").increment(bytes);
     tracing::info!(

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hookline_shared::config::Config;
-use hookline_shared::redis::RedisConn;
+use hookline_shared::redis::{RedisConn, counts, streams};
 use hookline_shared::streams::Keys;
 use hookline_shared::summary::{self, DUPLICATES, EVENTS, FIRST, LAST};
 use serde::{Deserialize, Serialize};
@@ -80,7 +80,7 @@ pub async fn summarize(
     let date = date(day);
     let keys = Keys::new(config.streams.prefix.clone());
     let mut report = SummaryReport::default();
-    let mut pipe = redis::pipe();
+    let mut rendered = Vec::new();
     for s in summaries.values() {
         let json = serde_json::to_vec_pretty(s).expect("summaries serialize");
         let markdown = render::markdown(s).into_bytes();
@@ -96,16 +96,12 @@ pub async fn summarize(
                 )
                 .await?;
         }
-        pipe.hset(keys.summaries(&date), format!("{name}.json"), json)
-            .ignore()
-            .hset(keys.summaries(&date), format!("{name}.md"), markdown)
-            .ignore();
+        rendered.push((format!("{name}.json"), json));
+        rendered.push((format!("{name}.md"), markdown));
         report.summaries += 1;
         report.events += s.events as u64;
     }
-    pipe.expire(keys.summaries(&date), KEEP.as_secs() as i64)
-        .ignore();
-    pipe.query_async::<()>(conn).await?;
+    counts::store_rendered(conn, &keys.summaries(&date), &rendered, KEEP).await?;
     Ok(report)
 }
 
@@ -119,11 +115,8 @@ pub async fn collect(
     let date = date(day);
     let mut out: BTreeMap<(String, String), DaySummary> = BTreeMap::new();
     for partition in 0..config.streams.partitions {
-        let counts: Vec<(String, String)> = redis::cmd("HGETALL")
-            .arg(keys.summary_counts(partition, &date))
-            .query_async(conn)
-            .await?;
-        for (field, value) in counts {
+        let day_counts = counts::read_day(conn, &keys.summary_counts(partition, &date)).await?;
+        for (field, value) in day_counts {
             let Some((tenant, source, counter, key)) = summary::parse_field(&field) else {
                 continue;
             };
@@ -200,23 +193,14 @@ async fn dead_letters(
     let mut from = start.to_string();
     let mut out = Vec::new();
     loop {
-        let page: Vec<(String, BTreeMap<String, String>)> = redis::cmd("XRANGE")
-            .arg(dlq)
-            .arg(&from)
-            .arg(end)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await?;
-        let Some((last, _)) = page.last() else {
+        let page = streams::range(conn, dlq, &from, &end.to_string(), Some(1000)).await?;
+        let Some(last) = page.last() else {
             return Ok(out);
         };
-        from = format!("({last}");
-        for (_, fields) in &page {
-            let event: serde_json::Value = fields
-                .get("event")
-                .and_then(|e| serde_json::from_str(e).ok())
-                .unwrap_or_default();
+        from = format!("({}", last.entry_id);
+        for letter in &page {
+            let event: serde_json::Value =
+                serde_json::from_str(letter.text("event")).unwrap_or_default();
             let text = |name: &str| {
                 event
                     .get(name)

@@ -31,7 +31,7 @@ pub use dedup::{BloomConfig, BloomShape, DedupConfig};
 pub use lifecycle::{LifecycleConfig, S3Config, Schedule};
 pub use load::{ConfigSource, from_env, load, parse};
 pub use observability::{LogFormat, ObservabilityConfig};
-pub use redis::{DEFAULT_URL, RedisConfig, RedisMode};
+pub use redis::{DEFAULT_URL, RedisConfig, RedisMode, TlsFiles, WaitConfig};
 pub use source::SourceConfig;
 use units::{Duration, Size};
 

@@ -177,7 +177,23 @@ fn refusals_name_the_key_path() {
         ),
         (
             "redis:\n  mode: sentinel\n",
-            "redis.mode: sentinel is not supported",
+            "redis.sentinel_master: is required with mode: sentinel",
+        ),
+        (
+            "redis:\n  mode: sentinel\n  sentinel_master: m\n  url: \"redis://127.0.0.1:6379\"\n  tls: {cert_file: /c.pem}\n",
+            "redis.tls: cert_file and key_file go together",
+        ),
+        (
+            "redis:\n  tls: maybe\n",
+            "redis.tls: must be true, false or {ca_file, cert_file, key_file}",
+        ),
+        (
+            "redis:\n  wait: {replicas: 1, timeout: 5s}\n",
+            "redis.wait.timeout: must be greater than 0 and less than redis.response_timeout",
+        ),
+        (
+            "redis:\n  urls: [\"redis://a:1\", \"rediss://b:2\"]\n  mode: cluster\n",
+            "redis.urls: mixes redis:// and rediss:// URLs",
         ),
         (
             "lifecycle:\n  hot: 2d\n  warm: 1d\n",

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::redis::RedisConn;
+use crate::redis::{RedisConn, groups};
 
 /// Entry ids being delivered or acknowledged now.
 pub(super) type InFlight = Arc<Mutex<HashSet<String>>>;
@@ -83,12 +83,7 @@ async fn run(
             };
         }
         if !ids.is_empty() {
-            let acked: Result<(), redis::RedisError> = redis::cmd("XACK")
-                .arg(&stream)
-                .arg(&group)
-                .arg(&ids)
-                .query_async(&mut conn)
-                .await;
+            let acked = groups::ack(&mut conn, &stream, &group, &ids).await;
             if let Err(e) = acked {
                 tracing::warn!(%group, %stream, entries = ids.len(), error = %e, "ack failed; the entries will be redelivered");
             }

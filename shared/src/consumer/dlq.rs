@@ -2,16 +2,11 @@
 //! event id preserved; every group sees it again, and receivers de-duplicate on the id) and
 //! purge, with filters.
 
-use std::sync::LazyLock;
+use redis::RedisResult;
 
-use redis::{RedisResult, Script, Value};
-
-use crate::entries;
 use crate::event::StoredEvent;
-use crate::redis::RedisConn;
+use crate::redis::{RedisConn, dead_letters, streams};
 use crate::streams::Keys;
-
-static RETRY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("dlq_retry.lua")));
 
 /// Dead letters read per XRANGE page.
 const PAGE: usize = 500;
@@ -72,15 +67,7 @@ pub async fn list(
         let stream = keys.dlq(partition);
         let mut start = "-".to_owned();
         loop {
-            let page: Value = redis::cmd("XRANGE")
-                .arg(&stream)
-                .arg(&start)
-                .arg("+")
-                .arg("COUNT")
-                .arg(PAGE)
-                .query_async(conn)
-                .await?;
-            let raw = entries::from_entry_list(page);
+            let raw = streams::range(conn, &stream, &start, "+", Some(PAGE)).await?;
             let Some(last) = raw.last() else { break };
             start = format!("({}", last.entry_id);
             let full = raw.len() == PAGE;
@@ -112,15 +99,16 @@ pub async fn retry(
 ) -> RedisResult<usize> {
     let mut moved = 0;
     for letter in list(conn, keys, partitions, filter).await? {
-        let mut call = RETRY.prepare_invoke();
-        call.key(keys.dlq(letter.partition))
-            .key(keys.events(letter.partition))
-            .arg(&letter.dlq_entry_id);
-        for (name, value) in &letter.event.fields {
-            call.arg(name).arg(&value[..]);
-        }
-        let done: i64 = call.invoke_async(conn).await?;
-        moved += done as usize;
+        let streams = (keys.dlq(letter.partition), keys.events(letter.partition));
+        let fields = letter
+            .event
+            .fields
+            .iter()
+            .map(|(n, v)| (n.as_str(), &v[..]));
+        let done =
+            dead_letters::retry(conn, (&streams.0, &streams.1), &letter.dlq_entry_id, fields)
+                .await?;
+        moved += usize::from(done);
     }
     Ok(moved)
 }
@@ -134,12 +122,8 @@ pub async fn purge(
 ) -> RedisResult<usize> {
     let mut deleted = 0;
     for letter in list(conn, keys, partitions, filter).await? {
-        let n: usize = redis::cmd("XDEL")
-            .arg(keys.dlq(letter.partition))
-            .arg(&letter.dlq_entry_id)
-            .query_async(conn)
-            .await?;
-        deleted += n;
+        let dlq = keys.dlq(letter.partition);
+        deleted += streams::delete(conn, &dlq, &[&letter.dlq_entry_id]).await? as usize;
     }
     Ok(deleted)
 }

@@ -8,7 +8,6 @@ mod acker;
 pub mod backoff;
 pub mod dlq;
 mod partition;
-pub mod stats;
 
 use std::sync::Arc;
 
@@ -106,7 +105,7 @@ fn workers(ctx: &Context, consumer: &str) -> Result<Vec<Arc<Worker>>, ConfigErro
                 (partition, name, consumer),
                 group.clone(),
                 sink.clone(),
-                ctx.clock.clone(),
+                (ctx.clock.clone(), ctx.redis.wait()),
             ));
         }
     }
@@ -115,7 +114,5 @@ fn workers(ctx: &Context, consumer: &str) -> Result<Vec<Arc<Worker>>, ConfigErro
 
 /// A connection of a worker's own, for its blocking group reads.
 pub(crate) fn dedicated(ctx: &Context) -> Result<RedisConn, ConfigError> {
-    ctx.redis
-        .dedicated()
-        .map_err(|e| ConfigError::at("redis", format!("cannot set up the connection: {e}")))
+    ctx.redis.dedicated()
 }

@@ -15,11 +15,11 @@
 //! - On shutdown it stops reading and gives in-flight deliveries `shutdown_grace`; what is
 //!   unfinished stays pending for another consumer.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metrics::{Counter, Histogram};
-use redis::{RedisError, Script, Value};
+use redis::RedisError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -27,18 +27,16 @@ use tokio_util::sync::CancellationToken;
 use super::acker::{Acker, InFlight, lock};
 use super::backoff;
 use crate::clock::Clock;
+use crate::config::WaitConfig;
 use crate::config::{GroupConfig, StartPosition};
-use crate::entries;
 use crate::event::StoredEvent;
 use crate::metrics::{
     CONSUMER_DURATION, CONSUMER_LAG, CONSUMER_PROCESSED, DLQ_TOTAL, GROUP_RECREATED,
 };
-use crate::redis::RedisConn;
+use crate::redis::dead_letters::{self, Failed};
+use crate::redis::{RedisConn, groups};
 use crate::sinks::{Sink, SinkError};
 use crate::streams::Keys;
-
-static DEAD_LETTER: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("dead_letter.lua")));
 
 /// How long one XREADGROUP blocks; also bounds how late a due retry or a shutdown is noticed.
 const BLOCK: Duration = Duration::from_millis(250);
@@ -75,6 +73,8 @@ pub(super) struct Worker {
     meters: Meters,
     /// Dates dead letters.
     clock: Clock,
+    /// Replicas a dead letter must reach before its entry counts as moved.
+    wait: Option<WaitConfig>,
 }
 
 /// The worker's metric handles (labels built once, not per event).
@@ -111,7 +111,7 @@ impl Worker {
         (partition, group, consumer): (u16, &str, &str),
         config: GroupConfig,
         sink: Arc<dyn Sink>,
-        clock: Clock,
+        (clock, wait): (Clock, Option<WaitConfig>),
     ) -> Arc<Self> {
         let stream = keys.events(partition);
         let in_flight = InFlight::default();
@@ -134,6 +134,7 @@ impl Worker {
             in_flight,
             acker,
             clock,
+            wait,
         })
     }
 
@@ -203,7 +204,7 @@ impl Worker {
                         marked.remove(&event.entry_id);
                     }
                 }
-                Err(e) if e.code() == Some("NOGROUP") => {
+                Err(e) if groups::is_missing_group(&e) => {
                     tracing::warn!(group = %self.group, stream = %self.stream, "consumer group missing (Redis restarted empty or stream deleted); recreating it");
                     metrics::counter!(GROUP_RECREATED, "group" => self.group.clone()).increment(1);
                     self.ensure_group().await;
@@ -239,8 +240,7 @@ impl Worker {
             StartPosition::Latest => "$",
         };
         let mut conn = self.conn.clone();
-        while let Err(e) = entries::create_group(&mut conn, &self.stream, &self.group, start).await
-        {
+        while let Err(e) = groups::create(&mut conn, &self.stream, &self.group, start).await {
             tracing::warn!(group = %self.group, stream = %self.stream, error = %e, "cannot create the consumer group yet");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -252,7 +252,7 @@ impl Worker {
         count: usize,
     ) -> Result<Vec<StoredEvent>, RedisError> {
         let group = (self.group.as_str(), self.consumer.as_str());
-        entries::read_group(reader, group, &self.stream, entries::NEW, count, BLOCK).await
+        groups::read(reader, group, &self.stream, groups::NEW, count, BLOCK).await
     }
 
     /// Delivers one entry on its `deliveries`-th attempt and settles it.
@@ -298,23 +298,24 @@ impl Worker {
     async fn dead_letter(&self, event: &StoredEvent, error: &SinkError, attempts: u64) {
         let failed_at = self.clock.now_ms();
         let mut conn = self.conn.clone();
-        let moved: Result<i64, RedisError> = DEAD_LETTER
-            .key(&self.stream)
-            .key(&self.dlq)
-            .arg(&self.group)
-            .arg(&event.entry_id)
-            .arg(event.to_json())
-            .arg(error.to_string())
-            .arg(attempts)
-            .arg(failed_at)
-            .invoke_async(&mut conn)
-            .await;
+        let json = event.to_json();
+        let error_text = error.to_string();
+        let failed = Failed {
+            group: &self.group,
+            entry_id: &event.entry_id,
+            event_json: &json,
+            error: &error_text,
+            attempts,
+            failed_at,
+        };
+        let streams = (self.stream.as_str(), self.dlq.as_str());
+        let moved = dead_letters::move_to_dlq(&mut conn, streams, failed, self.wait).await;
         match moved {
-            Ok(1) => {
+            Ok(true) => {
                 metrics::counter!(DLQ_TOTAL, "group" => self.group.clone()).increment(1);
                 tracing::warn!(group = %self.group, entry = %event.entry_id, attempts, %error, "dead-lettered");
             }
-            Ok(_) => {}
+            Ok(false) => {}
             Err(e) => {
                 tracing::warn!(group = %self.group, entry = %event.entry_id, error = %e, "dead-lettering failed; will try again")
             }
@@ -365,36 +366,25 @@ impl Worker {
         tasks: &mut JoinSet<()>,
     ) -> Result<usize, RedisError> {
         let mut conn = self.conn.clone();
-        let mut scan = redis::cmd("XPENDING");
-        scan.arg(&self.stream)
-            .arg(&self.group)
-            .arg("-")
-            .arg("+")
-            .arg(SCAN);
-        if let Some(owner) = owner {
-            scan.arg(owner);
-        }
-        let pending: Vec<(String, String, u64, u64)> = scan.query_async(&mut conn).await?;
+        let pending = groups::pending(&mut conn, &self.stream, &self.group, owner, SCAN).await?;
         let mut claimed = 0;
-        for (id, _, idle_ms, deliveries) in pending {
-            if lock(&self.in_flight).contains(&id) {
+        for entry in pending {
+            if lock(&self.in_flight).contains(&entry.id) {
                 continue;
             }
-            let Some(min_idle) = due(&id, deliveries, Duration::from_millis(idle_ms)) else {
+            let deliveries = entry.deliveries;
+            let Some(min_idle) = due(&entry.id, deliveries, entry.idle) else {
                 continue;
             };
             let Ok(slot) = slots.clone().try_acquire_owned() else {
                 break;
             };
-            let reply: Value = redis::cmd("XCLAIM")
-                .arg(&self.stream)
-                .arg(&self.group)
-                .arg(&self.consumer)
-                .arg(min_idle.as_millis() as u64)
-                .arg(&id)
-                .query_async(&mut conn)
-                .await?;
-            if let Some(event) = entries::from_entry_list(reply).into_iter().next() {
+            let who = (
+                self.stream.as_str(),
+                self.group.as_str(),
+                self.consumer.as_str(),
+            );
+            if let Some(event) = groups::claim(&mut conn, who, min_idle, &entry.id).await? {
                 claimed += 1;
                 tasks.spawn(self.clone().deliver(event, deliveries + 1, slot));
             }
@@ -405,10 +395,10 @@ impl Worker {
     /// Sets `hookline_consumer_lag{group,partition}` from `XINFO GROUPS`.
     async fn report_lag(&self) {
         let mut conn = self.conn.clone();
-        let Ok(groups) = super::stats::groups(&mut conn, &self.stream).await else {
+        let Ok(stats) = groups::info(&mut conn, &self.stream).await else {
             return;
         };
-        if let Some(lag) = groups
+        if let Some(lag) = stats
             .iter()
             .find(|g| g.name == self.group)
             .and_then(|g| g.lag)
@@ -422,28 +412,22 @@ impl Worker {
     async fn claim_abandoned(&self) {
         let mut conn = self.conn.clone();
         let mut cursor = "0-0".to_owned();
+        let who = (
+            self.stream.as_str(),
+            self.group.as_str(),
+            self.consumer.as_str(),
+        );
+        let idle = self.config.claim_idle.get();
         for _ in 0..10 {
-            let claimed: Result<(String, Vec<String>, Value), RedisError> =
-                redis::cmd("XAUTOCLAIM")
-                    .arg(&self.stream)
-                    .arg(&self.group)
-                    .arg(&self.consumer)
-                    .arg(self.config.claim_idle.get().as_millis() as u64)
-                    .arg(&cursor)
-                    .arg("COUNT")
-                    .arg(SCAN)
-                    .arg("JUSTID")
-                    .query_async(&mut conn)
-                    .await;
-            match claimed {
-                Ok((next, ids, _deleted)) => {
-                    if !ids.is_empty() {
-                        tracing::info!(group = %self.group, stream = %self.stream, entries = ids.len(), "claimed entries left by another consumer");
+            match groups::take_over_ids(&mut conn, who, idle, &cursor, SCAN).await {
+                Ok(page) => {
+                    if !page.taken.is_empty() {
+                        tracing::info!(group = %self.group, stream = %self.stream, entries = page.taken.len(), "claimed entries left by another consumer");
                     }
-                    if next == "0-0" {
+                    if page.next == "0-0" {
                         return;
                     }
-                    cursor = next;
+                    cursor = page.next;
                 }
                 Err(_) => return,
             }

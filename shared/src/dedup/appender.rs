@@ -17,7 +17,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{AppendOptions, Appended, Unique, append_unique};
 use crate::clock::Clock;
-use crate::redis::RedisConn;
+use crate::config::ConfigError;
+use crate::redis::{Redis, RedisConn};
 use crate::streams::Keys;
 
 /// Most events in one script call.
@@ -46,7 +47,9 @@ struct Job {
 /// Appends events through per-partition batching tasks, started on first use.
 #[derive(Debug)]
 pub struct Appender {
-    conn: RedisConn,
+    /// One connection per partition: the shared one, or with `redis.wait` one of the
+    /// partition's own, so the `WAIT` after each batch blocks only that partition's batches.
+    conns: Vec<RedisConn>,
     keys: Arc<Keys>,
     timeout: Duration,
     options: AppendOptions,
@@ -57,21 +60,27 @@ pub struct Appender {
 impl Appender {
     /// An appender over `partitions` streams; each call waits at most `timeout`.
     pub fn new(
-        conn: RedisConn,
+        redis: &Redis,
         keys: Keys,
         partitions: u16,
         timeout: Duration,
         options: AppendOptions,
         clock: Clock,
-    ) -> Self {
-        Self {
-            conn,
+    ) -> Result<Self, ConfigError> {
+        let conns = (0..partitions)
+            .map(|_| match options.wait {
+                Some(_) => redis.dedicated(),
+                None => Ok(redis.shared()),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            conns,
             keys: Arc::new(keys),
             timeout,
             options,
             clock,
             queues: (0..partitions).map(|_| OnceLock::new()).collect(),
-        }
+        })
     }
 
     /// Appends `unique` to `partition` unless it is a repeat inside its window. Must be
@@ -80,7 +89,7 @@ impl Appender {
         let queue = self.queues[usize::from(partition)].get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             let worker = Worker {
-                conn: self.conn.clone(),
+                conn: self.conns[usize::from(partition)].clone(),
                 keys: self.keys.clone(),
                 partition,
                 timeout: self.timeout,

@@ -26,7 +26,7 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError, SourceLimits};
 use crate::dedup::{AppendOptions, Appender};
 use crate::providers::{self, Provider, ProviderKind};
-use crate::redis::RedisConn;
+use crate::redis::Redis;
 use crate::secret::Secret;
 use crate::streams::Keys;
 use ratelimit::SourceLimiter;
@@ -60,8 +60,8 @@ struct Source {
 }
 
 impl IngestState {
-    /// Builds the state from a validated config, the Redis connection and the clock.
-    pub fn new(config: &Config, conn: RedisConn, clock: Clock) -> Result<Self, ConfigError> {
+    /// Builds the state from a validated config, the process's Redis and the clock.
+    pub fn new(config: &Config, redis: &Redis, clock: Clock) -> Result<Self, ConfigError> {
         let mut sources = HashMap::with_capacity(config.sources.len());
         for (name, cfg) in &config.sources {
             let provider = providers::build(cfg.provider, cfg.hmac_options());
@@ -102,13 +102,13 @@ impl IngestState {
         Ok(Self {
             sources,
             appender: Appender::new(
-                conn,
+                redis,
                 keys,
                 partitions,
                 timeout,
-                AppendOptions::from_config(&config.dedup),
+                AppendOptions::from_config(config),
                 clock.clone(),
-            ),
+            )?,
             partitions,
             body_timeout: config.server.body_timeout.get(),
             clock,

@@ -1,6 +1,6 @@
 //! Operational routes of container mode: `/healthz` (process alive), `/readyz` (Redis
-//! reachable) and `/metrics` (Prometheus text format, with `hookline_redis_up` measured at
-//! each scrape).
+//! reachable and a writable master: after a failover a demoted server still answers `PING`)
+//! and `/metrics` (Prometheus text format, with `hookline_redis_up` measured at each scrape).
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
-use crate::redis::RedisConn;
+use crate::redis::{RedisConn, server};
 
 /// How long `/readyz` waits for Redis to answer `PING`.
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -37,8 +37,8 @@ pub fn router(conn: RedisConn, metrics: PrometheusHandle) -> Router {
 
 async fn ready(State(ops): State<Ops>) -> Response {
     let mut conn = ops.conn;
-    match tokio::time::timeout(READY_TIMEOUT, conn.ping()).await {
-        Ok(Ok(())) => axum::Json(json!({"status": "ready"})).into_response(),
+    match tokio::time::timeout(READY_TIMEOUT, server::is_writable(&mut conn)).await {
+        Ok(Ok(true)) => axum::Json(json!({"status": "ready"})).into_response(),
         _ => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "1")],
@@ -53,7 +53,7 @@ async fn ready(State(ops): State<Ops>) -> Response {
 async fn render(State(ops): State<Ops>) -> Response {
     let mut conn = ops.conn;
     let up = matches!(
-        tokio::time::timeout(READY_TIMEOUT, conn.ping()).await,
+        tokio::time::timeout(READY_TIMEOUT, server::ping(&mut conn)).await,
         Ok(Ok(()))
     );
     metrics::gauge!(crate::metrics::REDIS_UP).set(if up { 1.0 } else { 0.0 });

@@ -5,30 +5,16 @@
 //! While a destination is healthy the breaker costs no round trip: a "closed" answer is
 //! trusted locally for [`TRUST_CLOSED`], so another consumer's opening is noticed within it.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use redis::{RedisResult, Script};
 
 use crate::config::CircuitBreaker;
 use crate::metrics::CIRCUIT_STATE;
 use crate::redis::RedisConn;
-use crate::streams::Keys;
-
-static BREAKER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("breaker.lua")));
+use crate::redis::breaker::{self, BreakerSettings, BreakerState};
 
 /// How long a "closed, no failures" answer is trusted without asking Redis.
 pub const TRUST_CLOSED: Duration = Duration::from_millis(250);
-
-/// Closes `destination`'s circuit now (`hookline reset-circuit-breaker`) by deleting its
-/// state; false when there was none (it was closed).
-pub async fn reset(conn: &mut RedisConn, keys: &Keys, destination: &str) -> RedisResult<bool> {
-    let removed: u64 = redis::cmd("DEL")
-        .arg(keys.breaker(destination))
-        .query_async(conn)
-        .await?;
-    Ok(removed > 0)
-}
 
 /// The shared breaker of one destination.
 #[derive(Debug)]
@@ -95,17 +81,18 @@ impl Breaker {
     }
 
     async fn call(&self, op: &str) -> Option<(bool, String, i64)> {
-        let mut conn = self.conn.clone();
-        let reply: Result<(i64, String, i64), _> = BREAKER
-            .key(&self.key)
-            .arg(op)
-            .arg(self.settings.failures)
-            .arg(self.settings.open_for.get().as_millis() as u64)
-            .arg(self.probe_lease.as_millis() as u64)
-            .invoke_async(&mut conn)
-            .await;
+        let settings = BreakerSettings {
+            failures: self.settings.failures,
+            open_for: self.settings.open_for.get(),
+            probe_lease: self.probe_lease,
+        };
+        let reply = breaker::transition(&mut self.conn.clone(), &self.key, op, settings).await;
         match reply {
-            Ok((allowed, state, failures)) => {
+            Ok(BreakerState {
+                allowed,
+                state,
+                failures,
+            }) => {
                 let gauge = match state.as_str() {
                     "closed" => 0.0,
                     "half_open" => 1.0,
@@ -113,7 +100,7 @@ impl Breaker {
                 };
                 metrics::gauge!(CIRCUIT_STATE, "destination" => self.destination.clone())
                     .set(gauge);
-                Some((allowed == 1, state, failures))
+                Some((allowed, state, failures))
             }
             Err(e) => {
                 tracing::warn!(destination = %self.destination, error = %e, "circuit breaker state unavailable");

@@ -5,7 +5,7 @@
 use super::{Sink, SinkError};
 use crate::config::Route;
 use crate::event::StoredEvent;
-use crate::redis::RedisConn;
+use crate::redis::{RedisConn, streams};
 
 /// Fan-out by routing rules.
 #[derive(Debug)]
@@ -35,14 +35,10 @@ impl Sink for StreamSink {
         let Some(target) = self.route(event) else {
             return Ok(());
         };
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(target).arg("*");
-        for (name, value) in &event.fields {
-            cmd.arg(name).arg(&value[..]);
-        }
-        let mut conn = self.conn.clone();
-        cmd.query_async::<()>(&mut conn)
+        let fields = event.fields.iter().map(|(n, v)| (n.as_str(), &v[..]));
+        streams::add(&mut self.conn.clone(), target, fields)
             .await
+            .map(|_| ())
             .map_err(|e| SinkError::Failed(e.to_string()))
     }
 }

@@ -1,24 +1,21 @@
 //! The built-in summary consumer group: reads every partition and counts each event into its
-//! day's hash, acknowledging in the same script call (`aggregate.lua`).
+//! day's hash, acknowledging in the same script call (`crate::redis::counts`).
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::{RedisError, Script, Value};
+use redis::RedisError;
 use tokio_util::sync::CancellationToken;
 
-use super::{COUNTS_TTL, FIRST, LAST, counts, date, day_of, field};
+use super::{FIRST, LAST, counts, date, day_of, field};
 use crate::Context;
 use crate::config::ConfigError;
-use crate::entries;
 use crate::event::StoredEvent;
-use crate::redis::RedisConn;
+use crate::redis::counts::{EntryCounts, count_and_ack};
+use crate::redis::{RedisConn, groups};
 use crate::streams::Keys;
 
 /// The built-in consumer group's name (config refuses it for user groups).
 pub const GROUP: &str = crate::config::SUMMARY_GROUP;
-
-static AGGREGATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("aggregate.lua")));
 
 /// Entries read per call.
 const BATCH: usize = 1000;
@@ -105,7 +102,7 @@ impl Counter {
     /// else new entries.
     async fn next_batch(&mut self) -> Result<Vec<StoredEvent>, RedisError> {
         if !self.group_ready {
-            entries::create_group(&mut self.conn, &self.stream, GROUP, "0").await?;
+            groups::create(&mut self.conn, &self.stream, GROUP, "0").await?;
             self.group_ready = true;
         }
         if tokio::time::Instant::now() >= self.next_claim {
@@ -116,8 +113,8 @@ impl Counter {
             }
         }
         let from = match self.own_pending {
-            true => entries::OWN_PENDING,
-            false => entries::NEW,
+            true => groups::OWN_PENDING,
+            false => groups::NEW,
         };
         let read = self.read(from).await?;
         self.own_pending &= !read.is_empty();
@@ -126,22 +123,14 @@ impl Counter {
 
     async fn read(&mut self, from: &str) -> Result<Vec<StoredEvent>, RedisError> {
         let group = (GROUP, self.consumer.as_str());
-        entries::read_group(&mut self.conn, group, &self.stream, from, BATCH, BLOCK).await
+        groups::read(&mut self.conn, group, &self.stream, from, BATCH, BLOCK).await
     }
 
     /// Takes over entries another consumer left pending past [`CLAIM_IDLE`].
     async fn claim(&mut self) -> Result<Vec<StoredEvent>, RedisError> {
-        let (_next, claimed, _deleted): (String, Value, Value) = redis::cmd("XAUTOCLAIM")
-            .arg(&self.stream)
-            .arg(GROUP)
-            .arg(&self.consumer)
-            .arg(CLAIM_IDLE.as_millis() as u64)
-            .arg("0-0")
-            .arg("COUNT")
-            .arg(BATCH)
-            .query_async(&mut self.conn)
-            .await?;
-        Ok(entries::from_entry_list(claimed))
+        let who = (self.stream.as_str(), GROUP, self.consumer.as_str());
+        let page = groups::take_over(&mut self.conn, who, CLAIM_IDLE, "0-0", BATCH).await?;
+        Ok(page.taken)
     }
 
     /// Counts and acknowledges `events` in one script call.
@@ -149,10 +138,9 @@ impl Counter {
         if events.is_empty() {
             return Ok(());
         }
-        let mut call = AGGREGATE.prepare_invoke();
-        call.key(&self.stream);
-        call.arg(GROUP).arg(COUNTS_TTL.as_secs());
         let mut days: Vec<i64> = Vec::new();
+        let mut day_keys = Vec::new();
+        let mut entries = Vec::with_capacity(events.len());
         for event in events {
             let at: u64 = event.text("received_at").parse().unwrap_or_default();
             let day = day_of(at);
@@ -160,24 +148,25 @@ impl Counter {
                 Some(d) => d,
                 None => {
                     days.push(day);
-                    call.key(self.keys.summary_counts(self.partition, &date(day)));
+                    day_keys.push(self.keys.summary_counts(self.partition, &date(day)));
                     days.len() - 1
                 }
             };
             let (tenant, source) = (event.text("tenant"), event.text("source"));
-            let counts = counts(event);
-            call.arg(&event.entry_id)
-                .arg(d + 1)
-                .arg(at)
-                .arg(field(tenant, source, FIRST, None))
-                .arg(field(tenant, source, LAST, None))
-                .arg(counts.len());
-            for count in counts {
-                call.arg(field(tenant, source, count.counter, count.key.as_deref()))
-                    .arg(count.amount);
-            }
+            entries.push(EntryCounts {
+                entry_id: event.entry_id.clone(),
+                day: d,
+                received_at: at,
+                first_field: field(tenant, source, FIRST, None),
+                last_field: field(tenant, source, LAST, None),
+                counts: counts(event)
+                    .into_iter()
+                    .map(|c| (field(tenant, source, c.counter, c.key.as_deref()), c.amount))
+                    .collect(),
+            });
         }
-        let _counted: u64 = call.invoke_async(&mut self.conn).await?;
+        let stream = (self.stream.as_str(), GROUP);
+        count_and_ack(&mut self.conn, stream, &day_keys, &entries).await?;
         Ok(())
     }
 }

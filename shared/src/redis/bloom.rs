@@ -14,9 +14,30 @@
 //! clear bit) and `k` `SETBIT`s.
 //!
 //! The shape ([`BloomShape`]) is derived from the configuration; this module places an
-//! identity's bits in it.
+//! identity's bits in it (the append script sets and checks them) and rotates generations.
 
+use std::sync::LazyLock;
+
+use redis::{RedisResult, Script};
+
+use super::{RedisConn, script};
 use crate::config::BloomShape;
+use crate::streams::Keys;
+
+/// KEYS: current, generation 0, generation 1. Empties the older generation and makes it
+/// current; returns the new current generation.
+static ROTATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local next = 1
+if redis.call('GET', KEYS[1]) == '1' then
+  next = 0
+end
+redis.call('UNLINK', KEYS[2 + next])
+redis.call('SET', KEYS[1], next)
+return next",
+    )
+});
 
 /// The bit positions of `identity` in a filter of `shape`.
 pub fn positions(shape: &BloomShape, identity: &str) -> impl Iterator<Item = u64> + use<> {
@@ -24,6 +45,20 @@ pub fn positions(shape: &BloomShape, identity: &str) -> impl Iterator<Item = u64
     let (h1, h2) = (hash as u64, (hash >> 64) as u64 | 1);
     let bits = shape.bits;
     (0..u64::from(shape.hashes)).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) % bits)
+}
+
+/// Starts a new bloom generation on `partition` (the previous one is still checked), in one
+/// script call so ingest always sees a consistent pair; returns the new current generation.
+pub async fn rotate(conn: &mut RedisConn, keys: &Keys, partition: u16) -> RedisResult<u8> {
+    let call = script::evalsha(
+        &ROTATE,
+        &[
+            keys.bloom_current(partition),
+            keys.bloom(partition, 0),
+            keys.bloom(partition, 1),
+        ],
+    );
+    script::run(conn, &ROTATE, &call).await
 }
 
 #[cfg(test)]
