@@ -5,10 +5,12 @@
 #
 #   bench/ingest.sh [SECONDS_PER_RUN] [CONNECTIONS...]     default: 10 s, 1 16 64
 #   BLOOM=false bench/ingest.sh 10 64  the same without the bloom filter (to price it)
+#   WAIT=1 bench/ingest.sh 10 64       with a replica and redis.wait {replicas: 1}: the price
+#                                      of replica-acknowledged 202s
 #   PROFILE=1 bench/ingest.sh 10 64    also records `perf record -a` during the hookline run
 #                                      and prints CPU by process and hookline's top symbols
 #
-# A third column runs hookline's own append script (shared/src/dedup/append.lua, one event
+# A third column runs hookline's own append script (shared/src/redis/append.lua, one event
 # per call, unique identities) through redis-benchmark: the Redis-side cost of an append,
 # without HTTP, verification or batching.
 #
@@ -26,13 +28,30 @@ cargo build --release --quiet --bin hookline --bin loadgen
 source bench/lib.sh
 redis_port=$(free_port)
 http_port=$(free_port)
-cleanup() { kill "$serve_pid" "$redis_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  kill "$serve_pid" "$redis_pid" "${replica_pid:-}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 start_redis "$redis_port"
+wait_setting=""
+if [ -n "${WAIT:-}" ]; then
+  replica_port=$(free_port)
+  mkdir -p "$work/replica"
+  redis-server --port "$replica_port" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir "$work/replica" --logfile "$work/replica/redis.log" \
+    --replicaof 127.0.0.1 "$redis_port" &
+  replica_pid=$!
+  until redis-cli -p "$replica_port" info replication | grep -q master_link_status:up; do
+    sleep 0.05
+  done
+  wait_setting=", wait: {replicas: 1, timeout: 500ms}"
+fi
 
 cat >"$work/hookline.yaml" <<YAML
-redis: {url: "redis://127.0.0.1:$redis_port"}
+redis: {url: "redis://127.0.0.1:$redis_port"$wait_setting}
 sources:
   github: {provider: github, secrets: ["bench-secret"]}
 dedup: {bloom: {enabled: ${BLOOM:-true}}}
@@ -43,7 +62,7 @@ target/release/hookline serve --config "$work/hookline.yaml" --listen "127.0.0.1
 until curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1; do sleep 0.05; done
 
 payload=$(head -c 1024 /dev/zero | tr '\0' 'x')
-sha=$(redis-cli -p "$redis_port" script load "$(cat shared/src/dedup/append.lua)")
+sha=$(redis-cli -p "$redis_port" script load "$(cat shared/src/redis/append.lua)")
 # One event per call, window check only (K = 0: redis-benchmark's zero-padded __rand_int__
 # cannot stand in for bit offsets); the hookline column runs the bloom filter for real.
 script_args=(EVALSHA "$sha" 7 'hookline:events:{0}' 'hookline:suspects:{0}'

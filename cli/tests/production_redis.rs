@@ -108,7 +108,7 @@ async fn the_pipeline_runs_over_mutual_tls_with_a_least_privilege_user_per_role(
     let receiver = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
     let archive = tempfile::tempdir().unwrap();
     let pipeline = format!(
-        "sources:\n  gh: {{provider: github, secrets: [\"{SECRET}\"]}}\nconsumer:\n  groups:\n    app:\n      sink: {{type: http, url: \"{}\", secret: \"{TEST_WHSEC}\", timeout: 1s}}\nlifecycle: {{hot: 1ms, warm: 2ms, archive: \"file://{}\"}}\n",
+        "sources:\n  gh: {{provider: github, secrets: [\"{SECRET}\"]}}\nconsumer:\n  groups:\n    app:\n      sink: {{type: http, url: \"{}\", secret: \"{TEST_WHSEC}\", timeout: 1s}}\nlifecycle:\n  hot: 1ms\n  warm: 2ms\n  archive: \"file://{}\"\n  schedule: {{compact: \"* * * * * *\", archive: \"* * * * * *\", summarize: \"* * * * * *\", rotate_bloom: \"* * * * * *\"}}\n",
         receiver.url(),
         archive.path().display()
     );
@@ -216,10 +216,43 @@ async fn the_pipeline_runs_over_mutual_tls_with_a_least_privilege_user_per_role(
         ],
     );
     assert!(stdout(&replay).starts_with("replayed 1 of 1"), "{replay:?}");
-    for args in [&["stats"][..], &["dlq", "list"]] {
+    let destination = receiver.url();
+    for args in [
+        &["stats"][..],
+        &["dlq", "list"],
+        &["claim-pending"],
+        &["reset-circuit-breaker", "--destination", &destination],
+    ] {
         let out = hookline(operator.path(), args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
     }
+
+    // The scheduler, as hookline-jobs: a tick of each job runs and is recorded.
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"));
+    command.arg("schedule").arg("--config").arg(jobs.path());
+    let mut scheduler = Process::spawn(command);
+    wait_until(
+        "a run of every job recorded",
+        Duration::from_secs(30),
+        || {
+            let runs: Vec<(String, std::collections::HashMap<String, String>)> =
+                redis::cmd("XRANGE")
+                    .arg("hookline:job-runs")
+                    .arg("-")
+                    .arg("+")
+                    .query(&mut redis.connection())
+                    .unwrap_or_default();
+            let succeeded: std::collections::HashSet<String> = runs
+                .iter()
+                .filter(|(_, f)| f.get("outcome").map(String::as_str) == Some("success"))
+                .filter_map(|(_, f)| f.get("job").cloned())
+                .collect();
+            async move { (succeeded.len() == 4).then_some(()) }
+        },
+    )
+    .await;
+    let status = terminate(&mut scheduler.child, Duration::from_secs(25)).await;
+    assert_eq!(status.code(), Some(0), "{}", scheduler.stderr());
 }
 
 #[test]
