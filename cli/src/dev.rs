@@ -42,7 +42,7 @@ pub async fn run(
     let name = consumer::consumer_name();
     let consumers = consumer::run_with_summaries(ctx, &name, shutdown.clone());
     let serve = async {
-        let served = serve::run(ctx, listener, shutdown.clone()).await;
+        let served = serve::run(ctx, listener, None, shutdown.clone()).await;
         shutdown.cancel();
         served
     };

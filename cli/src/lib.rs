@@ -4,7 +4,8 @@
 //! `127.0.0.1:0`, and `main.rs` is only clap and dispatch.
 //!
 //! # Layout
-//! - [`serve`]: the ingest router and the operational routes on one listener.
+//! - [`serve`]: the ingest router on the public listener ([`front_door`]: connection and
+//!   header timeouts, a connection limit), the operational routes on theirs.
 //! - [`consume`], [`schedule`]: the consumer groups and the job scheduler, with
 //!   [`ops`] (`/healthz`, `/readyz`, `/metrics`) on `observability.listen`.
 //! - [`dev`]: all of the above in one process, with a redis-server of its own.
@@ -17,6 +18,7 @@ pub mod commands;
 pub mod consume;
 pub mod dev;
 pub mod error;
+pub mod front_door;
 pub mod ops;
 pub mod schedule;
 pub mod serve;

@@ -208,7 +208,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let ctx = commands::connect(flag).await?;
             let listener =
                 hookline_cli::error::bind(listen.unwrap_or(ctx.config.server.listen)).await?;
-            serve::run(&ctx, listener, shutdown::on_signal()).await?;
+            let ops = ops_listener(&ctx).await?;
+            serve::run(&ctx, listener, ops, shutdown::on_signal()).await?;
         }
         Command::Consume => {
             let ctx = commands::connect(flag).await?;

@@ -1,16 +1,19 @@
-//! `/healthz`, `/readyz` and `/metrics` for roles without an HTTP server of their own
-//! (`observability.listen` of `consume` and `schedule`).
+//! `/healthz`, `/readyz` and `/metrics` on their own listener (`observability.listen`) for
+//! every role, and on the public port of `serve` only when there is no such listener.
 
 use axum::Router;
 use hookline_shared::Context;
+use hookline_shared::ingest::ops::{self, Readiness};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::AppError;
 
-/// The operational routes over the process's Redis and metrics recorder.
-pub fn router(ctx: &Context) -> Router {
-    hookline_shared::ingest::ops::router(ctx.redis.shared(), hookline_shared::metrics::prometheus())
+/// The operational routes over the process's Redis and metrics recorder; starts the
+/// background readiness check, which runs until `shutdown`.
+pub fn router(ctx: &Context, shutdown: &CancellationToken) -> Router {
+    let ready = Readiness::spawn(ctx.redis.shared(), shutdown.clone());
+    ops::router(ready, hookline_shared::metrics::prometheus())
 }
 
 /// [`spawn`] on `listener` when there is one (`observability.listen` is set).
@@ -20,19 +23,18 @@ pub fn spawn_if(
     shutdown: &CancellationToken,
 ) -> Result<(), AppError> {
     match listener {
-        Some(listener) => spawn(ctx, listener, shutdown.clone()),
+        Some(listener) => spawn(router(ctx, shutdown), listener, shutdown.clone()),
         None => Ok(()),
     }
 }
 
-/// Serves [`router`] on `listener` in the background until `shutdown`. Logs `health and
-/// metrics listening` with the bound address.
+/// Serves `app` on `listener` in the background until `shutdown`. Logs `health and metrics
+/// listening` with the bound address.
 pub fn spawn(
-    ctx: &Context,
+    app: Router,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
-    let app = router(ctx);
     let address = listener.local_addr().map_err(AppError::Serve)?;
     tracing::info!(%address, "health and metrics listening");
     tokio::spawn(async move {

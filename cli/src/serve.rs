@@ -1,4 +1,6 @@
-//! `hookline serve`: the ingest router and the operational routes on one listener.
+//! `hookline serve`: the ingest router on the public listener (with the bounds of
+//! [`front_door`](crate::front_door)), and the operational routes on their own listener when
+//! `observability.listen` is set — else on the public one too.
 
 use std::sync::Arc;
 
@@ -7,24 +9,33 @@ use hookline_shared::ingest::{self, IngestState};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::front_door::{self, Bounds};
 use crate::{AppError, ops};
 
-/// Serves webhooks (and `/healthz`, `/readyz`, `/metrics`) on `listener` until `shutdown`,
-/// then finishes the requests in flight. Logs `ingest listening` with the bound address, so
-/// a caller that bound port 0 can tell where.
+/// Serves webhooks on `listener` until `shutdown`, then finishes the requests in flight. With
+/// `ops`, `/readyz` and `/metrics` are served there and not on `listener` (which keeps
+/// `/healthz`). Logs `ingest listening` with the bound address, so a caller that bound port
+/// 0 can tell where.
 pub async fn run(
     ctx: &Context,
     listener: TcpListener,
+    ops: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
     // The recorder first: the state registers its counters at 0 as it is built.
-    let ops = ops::router(ctx);
+    let ops_routes = ops::router(ctx, &shutdown);
     let state = IngestState::new(&ctx.config, &ctx.redis, ctx.clock.clone())?;
-    let app = ingest::router(Arc::new(state)).merge(ops);
+    let webhooks = ingest::router(Arc::new(state));
+    let app = match ops {
+        Some(ops_listener) => {
+            ops::spawn(ops_routes, ops_listener, shutdown.clone())?;
+            webhooks.merge(ingest::ops::health())
+        }
+        None => webhooks.merge(ops_routes),
+    };
     let address = listener.local_addr().map_err(AppError::Serve)?;
     tracing::info!(%address, "ingest listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+    front_door::serve(listener, app, Bounds::from(&ctx.config.server), shutdown)
         .await
         .map_err(AppError::Serve)
 }

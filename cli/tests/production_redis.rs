@@ -136,11 +136,18 @@ async fn the_pipeline_runs_over_mutual_tls_with_a_least_privilege_user_per_role(
         )
         .await;
     let client = HttpClient::default();
-    let ready = client
-        .send("GET", &format!("http://{addr}/readyz"), &[], vec![])
-        .await
-        .unwrap();
-    assert_eq!(ready.status, 200, "ROLE is allowed and says master");
+    wait_until(
+        "ready: ROLE is allowed and says master",
+        Duration::from_secs(10),
+        || {
+            let (client, url) = (client.clone(), format!("http://{addr}/readyz"));
+            async move {
+                let status = client.send("GET", &url, &[], vec![]).await.ok()?.status;
+                (status == 200).then_some(())
+            }
+        },
+    )
+    .await;
     let body = br#"{"zen":"Encrypt all the things.","repository":{"full_name":"o/r"}}"#;
     let url = format!("http://{addr}/webhooks/gh");
     let reply = client

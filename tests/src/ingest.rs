@@ -50,7 +50,7 @@ impl TestIngest {
         tokio::spawn({
             let (ctx, stop) = (ctx.clone(), stop.clone());
             async move {
-                hookline_cli::serve::run(&ctx, listener, stop)
+                hookline_cli::serve::run(&ctx, listener, None, stop)
                     .await
                     .expect("test server runs");
             }

@@ -233,7 +233,11 @@ async fn single_mode_answers_503_while_its_server_is_a_replica_and_recovers() {
         async move { (n >= 20).then_some(()) }
     })
     .await;
-    assert_eq!(ready().await, 200);
+    wait_until("/readyz", Duration::from_secs(5), || {
+        let status = ready();
+        async move { (status.await == 200).then_some(()) }
+    })
+    .await;
 
     // A failover done by hand: the replica is promoted, the server hookline talks to demoted.
     let _: () = redis::cmd("REPLICAOF")
@@ -265,7 +269,12 @@ async fn single_mode_answers_503_while_its_server_is_a_replica_and_recovers() {
         .unwrap();
     let promoted = Instant::now();
     let back = first_answer(&answers, 202, promoted, Duration::from_secs(10)).await;
-    assert_eq!(ready().await, 200);
+    // Readiness is checked in the background once a second.
+    wait_until("/readyz again", Duration::from_secs(5), || {
+        let status = ready();
+        async move { (status.await == 200).then_some(()) }
+    })
+    .await;
     stop.cancel();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let answers = answers.lock().unwrap().clone();

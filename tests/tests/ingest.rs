@@ -419,24 +419,85 @@ async fn the_status_table_holds() {
     assert_eq!(again.json["duplicate"], true);
     assert_eq!(again.json["id"], first.json["id"]);
 
-    let no_delivery: Vec<_> = gh(&body, "x")
+    // The identity is what the signature covers: the same signed body with a fresh (unsigned)
+    // delivery id is still a repeat, and one without any delivery id too.
+    let replayed = client
+        .post(&url("github"), &gh(&body, "dup-2-fresh-id"), body.clone())
+        .await;
+    assert_eq!(
+        (
+            replayed.status.as_u16(),
+            replayed.json["duplicate"].as_bool()
+        ),
+        (200, Some(true)),
+        "a new X-GitHub-Delivery does not make a repeat new"
+    );
+    assert_eq!(replayed.json["id"], first.json["id"]);
+    let other = br#"{"zen":"other"}"#.to_vec();
+    let no_delivery: Vec<_> = gh(&other, "x")
         .into_iter()
         .filter(|(n, _)| n != "x-github-delivery")
         .collect();
     assert_eq!(
         client
-            .post(&url("github"), &no_delivery, body.clone())
+            .post(&url("github"), &no_delivery, other.clone())
             .await
             .status,
         202
     );
-    let repeat = client
-        .post(&url("github"), &no_delivery, body.clone())
-        .await;
+    let repeat = client.post(&url("github"), &no_delivery, other).await;
     assert_eq!(
         (repeat.status.as_u16(), repeat.json["duplicate"].as_bool()),
         (200, Some(true)),
         "body hash identity"
+    );
+
+    let long = br#"{"zen":"long delivery id"}"#.to_vec();
+    let reply = client
+        .post(&url("github"), &gh(&long, &"d".repeat(300)), long.clone())
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.json["error"].as_str()),
+        (400, Some("bad_header")),
+        "a 300-byte delivery id"
+    );
+}
+
+#[tokio::test]
+async fn allow_ips_admit_listed_clients_directly_or_through_a_trusted_proxy() {
+    let redis = RedisServer::start();
+    let yaml = |trusted: &str| {
+        format!(
+            "redis: {{url: \"{}\"}}\nserver: {{trusted_proxies: [{trusted}]}}\nsources:\n  gh: {{provider: github, secrets: [\"{SECRET}\"], allow_ips: [10.0.0.0/8]}}\n",
+            redis.url()
+        )
+    };
+    let client = HttpClient::default();
+    let body = br#"{"zen":"from the inside"}"#.to_vec();
+    let direct = TestIngest::start(&yaml("")).await;
+    let mut headers = github_headers(SECRET, "push", "ip-1", &body);
+    headers.push(h("x-forwarded-for", "10.1.2.3"));
+    let reply = client
+        .post(&direct.url("/webhooks/gh"), &headers, body.clone())
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.json["error"].as_str()),
+        (403, Some("forbidden_ip")),
+        "127.0.0.1 is not allowed, and its X-Forwarded-For is not believed"
+    );
+    let proxied = TestIngest::start(&yaml("127.0.0.1/32")).await;
+    let reply = client
+        .post(&proxied.url("/webhooks/gh"), &headers, body.clone())
+        .await;
+    assert_eq!(reply.status, 202, "a trusted proxy forwarding for 10.1.2.3");
+    headers.retain(|(n, _)| n != "x-forwarded-for");
+    headers.push(h("x-forwarded-for", "10.1.2.3, 192.0.2.9"));
+    let reply = client
+        .post(&proxied.url("/webhooks/gh"), &headers, body)
+        .await;
+    assert_eq!(
+        reply.status, 403,
+        "the right-most untrusted hop is the client (a spoofed first hop changes nothing)"
     );
 }
 

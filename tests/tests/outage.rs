@@ -148,7 +148,15 @@ async fn readiness_follows_redis() {
             .unwrap_or(0)
     };
     let url = ingest.url("/readyz");
-    assert_eq!(ready(client.clone(), url.clone()).await, 200);
+    wait_until(
+        "/readyz 200 (checked in the background)",
+        Duration::from_secs(5),
+        || {
+            let (client, url) = (client.clone(), url.clone());
+            async move { (ready(client, url).await == 200).then_some(()) }
+        },
+    )
+    .await;
     redis.kill();
     wait_until("/readyz 503", Duration::from_secs(10), || {
         let (client, url) = (client.clone(), url.clone());

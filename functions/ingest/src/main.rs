@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use hookline_shared::Context;
-use hookline_shared::ingest::{self, IngestState};
+use hookline_shared::ingest::{self, IngestState, PeerAddr};
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
 
 /// mimalloc: the request path allocates many small, short-lived buffers, which glibc's
 /// allocator handled at ~15% of ingest CPU in profiles.
@@ -29,8 +31,26 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Serves invocations with the shared router until the runtime stops.
+/// Serves invocations with the shared router until the runtime stops; the client address
+/// (for `allow_ips`) is the function URL's `sourceIp`.
 async fn run(ctx: &Context) -> Result<(), lambda_http::Error> {
     let state = IngestState::new(&ctx.config, &ctx.redis, ctx.clock.clone())?;
-    lambda_http::run(ingest::router(Arc::new(state))).await
+    let router = ingest::router(Arc::new(state));
+    let app = tower::ServiceBuilder::new()
+        .map_request(|mut request: Request| {
+            if let Some(ip) = source_ip(&request) {
+                request.extensions_mut().insert(PeerAddr(ip));
+            }
+            request
+        })
+        .service(router);
+    lambda_http::run(app).await
+}
+
+/// The function URL's `requestContext.http.sourceIp`.
+fn source_ip(request: &Request) -> Option<std::net::IpAddr> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
+        _ => None,
+    }
 }

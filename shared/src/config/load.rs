@@ -67,16 +67,26 @@ pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config,
     if value.is_null() {
         value = Value::Mapping(Default::default());
     }
-    interpolate(&mut value, &mut String::new(), &env)?;
+    let mut substituted = Vec::new();
+    interpolate(&mut value, &mut String::new(), &env, &mut substituted)?;
     let mut config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        describe(&path, e.into_inner().to_string())
+        let mut message = e.into_inner().to_string();
+        for (name, value) in &substituted {
+            message = hide(&message, name, value);
+        }
+        describe(&path, message)
     })?;
     if let Some(url) = env("HOOKLINE_REDIS_URL") {
         config.redis.url = Some(url);
         config.redis.urls.clear();
     }
-    config.validate()?;
+    config.validate().map_err(|mut e| {
+        for (name, value) in &substituted {
+            e.reason = hide(&e.reason, name, value);
+        }
+        e
+    })?;
     Ok(config)
 }
 
@@ -108,20 +118,34 @@ fn describe(path: &str, message: String) -> ConfigError {
     ConfigError::at(if path.is_empty() { "config" } else { path }, message)
 }
 
+/// `message` without `value` (which came from `${name}` and may be a secret): serde quotes
+/// a value it cannot use, as `"…"` or `` `…` ``; the error names the variable instead.
+fn hide(message: &str, name: &str, value: &str) -> String {
+    if value.is_empty() {
+        return message.to_owned();
+    }
+    let shown = format!("(the value of ${{{name}}})");
+    let escaped = format!("{value:?}");
+    let quoted = escaped.trim_matches('"');
+    message.replace(value, &shown).replace(quoted, &shown)
+}
+
 /// Replaces `${NAME}` in every string value with the variable's value; `$${` writes a
-/// literal `${`. `path` tracks the key path for errors.
+/// literal `${`. `path` tracks the key path for errors; `substituted` collects every
+/// `(NAME, value)` used, so errors can leave the values out.
 fn interpolate(
     value: &mut Value,
     path: &mut String,
     env: &impl Fn(&str) -> Option<String>,
+    substituted: &mut Vec<(String, String)>,
 ) -> Result<(), ConfigError> {
     match value {
-        Value::String(s) if s.contains('$') => *s = substitute(s, path, env)?,
+        Value::String(s) if s.contains('$') => *s = substitute(s, path, env, substituted)?,
         Value::Sequence(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                interpolate(item, path, env)?;
+                interpolate(item, path, env, substituted)?;
                 path.truncate(len);
             }
         }
@@ -135,11 +159,11 @@ fn interpolate(
                     Value::String(k) => path.push_str(k),
                     other => path.push_str(&serde_yaml_ng::to_string(other).unwrap_or_default()),
                 }
-                interpolate(item, path, env)?;
+                interpolate(item, path, env, substituted)?;
                 path.truncate(len);
             }
         }
-        Value::Tagged(tagged) => interpolate(&mut tagged.value, path, env)?,
+        Value::Tagged(tagged) => interpolate(&mut tagged.value, path, env, substituted)?,
         _ => {}
     }
     Ok(())
@@ -149,6 +173,7 @@ fn substitute(
     text: &str,
     path: &str,
     env: &impl Fn(&str) -> Option<String>,
+    substituted: &mut Vec<(String, String)>,
 ) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -176,6 +201,7 @@ fn substitute(
                 ConfigError::at(path, format!("environment variable {name} is not set"))
             })?;
             out.push_str(&value);
+            substituted.push((name.to_owned(), value));
             rest = &after[end + 1..];
         } else {
             out.push('$');
@@ -184,4 +210,36 @@ fn substitute(
     }
     out.push_str(rest);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::substitute;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "SET").then(|| "value".to_owned())
+    }
+
+    proptest! {
+        #[test]
+        fn interpolation_of_any_text_answers_without_a_panic(text in "([ -~]|\\$|\\{|\\}|SET){0,60}") {
+            let _ = substitute(&text, "key", &env, &mut Vec::new());
+        }
+
+        #[test]
+        fn text_without_a_dollar_is_left_alone(text in "[^$]{0,60}") {
+            prop_assert_eq!(substitute(&text, "key", &env, &mut Vec::new()).unwrap(), text);
+        }
+
+        #[test]
+        fn variables_and_escapes_are_replaced_exactly(a in "[^$]{0,20}", b in "[^$]{0,20}") {
+            let text = format!("{a}${{SET}}{b}$${{SET}}");
+            let mut used = Vec::new();
+            let out = substitute(&text, "key", &env, &mut used).unwrap();
+            prop_assert_eq!(out, format!("{a}value{b}${{SET}}"));
+            prop_assert_eq!(used, vec![("SET".to_owned(), "value".to_owned())]);
+        }
+    }
 }

@@ -15,11 +15,11 @@ pub mod lifecycle;
 mod load;
 mod observability;
 mod redis;
+mod server;
 mod source;
 pub mod units;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use serde::Deserialize;
 
@@ -32,6 +32,7 @@ pub use lifecycle::{LifecycleConfig, S3Config, Schedule};
 pub use load::{ConfigSource, from_env, load, parse};
 pub use observability::{LogFormat, ObservabilityConfig};
 pub use redis::{DEFAULT_URL, RedisConfig, RedisMode, TlsFiles, WaitConfig};
+pub use server::{Cidr, ServerConfig};
 pub use source::SourceConfig;
 use units::{Duration, Size};
 
@@ -107,25 +108,6 @@ impl Default for StreamsConfig {
     }
 }
 
-/// The container HTTP server.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Address `hookline serve` listens on; `--listen` overrides it.
-    pub listen: SocketAddr,
-    /// How long a sender may take to send a whole request body; slower ones get 408.
-    pub body_timeout: Duration,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            body_timeout: Duration::secs(30),
-        }
-    }
-}
-
 /// Defaults for request limits that sources may override.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -149,6 +131,7 @@ impl Config {
     /// Runs every cross-field check; the loader calls it.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.redis.validate()?;
+        self.server.validate()?;
         let prefix = &self.streams.prefix;
         if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.contains(char::is_whitespace)
         {

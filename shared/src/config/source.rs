@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 
-use super::ConfigError;
 use super::units::{Duration, Rate, Size};
+use super::{Cidr, ConfigError};
 use crate::providers::{self, HmacAlgorithm, HmacOptions, ProviderKind, SignatureEncoding};
 use crate::secret::Secret;
 
@@ -23,8 +23,17 @@ pub struct SourceConfig {
     pub secrets: Vec<Secret<str>>,
     /// How long a repeat is answered as a duplicate exactly; default `dedup.default_window`.
     pub dedup_window: Option<Duration>,
-    /// Requests per period accepted by one ingest instance, e.g. `5000/s`.
+    /// Verified requests per period accepted by one ingest instance, e.g. `5000/s`: only
+    /// requests whose signature checked out count, so junk cannot spend it.
     pub rate_limit: Option<Rate>,
+    /// Requests that fail verification, per period, answered 401 before further ones get 429
+    /// (default `10/s`): their own bucket, which a real sender's requests never draw from.
+    #[serde(default = "default_invalid_rate_limit")]
+    pub invalid_rate_limit: Rate,
+    /// Where requests may come from (`[CIDR, …]`, e.g. GitHub's published hook ranges); others
+    /// get 403 before their body is read. Empty: anywhere.
+    #[serde(default)]
+    pub allow_ips: Vec<Cidr>,
     /// Largest accepted body; default `security.max_payload` (10MiB).
     pub max_payload: Option<Size>,
     /// How far a signed timestamp may be from now, either way; default
@@ -38,6 +47,13 @@ pub struct SourceConfig {
     pub encoding: Option<SignatureEncoding>,
     /// `provider: hmac` only: text before the signature, e.g. `sha256=`.
     pub prefix: Option<String>,
+}
+
+fn default_invalid_rate_limit() -> Rate {
+    Rate {
+        count: 10,
+        per: std::time::Duration::from_secs(1),
+    }
 }
 
 fn default_tenant() -> String {

@@ -269,3 +269,31 @@ fn the_redis_description_names_mode_tls_and_user_but_never_the_password() {
         "single redis://127.0.0.1:6379, TLS off, user default"
     );
 }
+
+#[test]
+fn a_secret_interpolated_into_a_type_error_is_never_printed() {
+    let secret = "hunter2-\"quoted\"-s3cr3t";
+    let env = |name: &str| (name == "GITHUB_SECRET").then(|| secret.to_owned());
+    for yaml in [
+        "sources:\n  github:\n    provider: github\n    secrets: \"${GITHUB_SECRET}\"\n",
+        "redis:\n  mode: \"${GITHUB_SECRET}\"\n",
+        "server:\n  max_connections: \"${GITHUB_SECRET}\"\n",
+        "dedup:\n  default_window: \"${GITHUB_SECRET}\"\n",
+    ] {
+        let error = parse(yaml, env).unwrap_err().to_string();
+        for part in ["hunter2", "s3cr3t", "quoted"] {
+            assert!(!error.contains(part), "{error}");
+        }
+        assert!(error.contains(": "), "names the key path: {error}");
+    }
+    let error = parse(
+        "sources:\n  github:\n    provider: github\n    secrets: \"${GITHUB_SECRET}\"\n",
+        env,
+    )
+    .unwrap_err();
+    assert_eq!(error.path, "sources.github.secrets");
+    assert!(
+        error.reason.contains("(the value of ${GITHUB_SECRET})"),
+        "{error}"
+    );
+}

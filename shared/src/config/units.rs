@@ -209,4 +209,30 @@ mod tests {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn any_text_parses_or_is_refused_without_a_panic(text in "\\PC{0,40}") {
+                let _ = text.parse::<Duration>();
+                let _ = text.parse::<Size>();
+                let _ = text.parse::<Rate>();
+            }
+
+            #[test]
+            fn written_values_read_back(n in 1u64..10_000_000, count in 1u32..100_000) {
+                prop_assert_eq!(
+                    format!("{n}ms").parse::<Duration>().unwrap().get().as_millis() as u64,
+                    n
+                );
+                prop_assert_eq!(format!("{n}KiB").parse::<Size>().unwrap().bytes(), n * 1024);
+                let rate: Rate = format!("{count}/m").parse().unwrap();
+                prop_assert_eq!((rate.count, rate.per.as_secs()), (count, 60));
+            }
+        }
+    }
 }

@@ -34,6 +34,15 @@ pub enum IngestError {
     /// Redis did not acknowledge the append in time.
     #[error("redis unavailable")]
     Unavailable,
+    /// The process holds `server.max_in_flight_bytes` of bodies already.
+    #[error("too many bytes in flight")]
+    Busy,
+    /// The client's address is not in the source's `allow_ips`.
+    #[error("client address not allowed")]
+    ForbiddenIp,
+    /// A delivery id or event type over 256 bytes or with control characters.
+    #[error("bad {0}")]
+    BadHeader(&'static str),
 }
 
 impl IngestError {
@@ -46,7 +55,9 @@ impl IngestError {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ForbiddenIp => StatusCode::FORBIDDEN,
+            Self::BadHeader(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -61,13 +72,16 @@ impl IngestError {
             Self::Malformed(_) => "malformed_payload",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable => "unavailable",
+            Self::Busy => "busy",
+            Self::ForbiddenIp => "forbidden_ip",
+            Self::BadHeader(_) => "bad_header",
         }
     }
 
     fn retry_after(&self) -> Option<u64> {
         match self {
             Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            Self::Unavailable => Some(1),
+            Self::Unavailable | Self::Busy => Some(1),
             _ => None,
         }
     }
@@ -77,6 +91,9 @@ impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
         let body = match &self {
             Self::Malformed(detail) => json!({"error": self.code(), "detail": detail}),
+            Self::BadHeader(what) => {
+                json!({"error": self.code(), "detail": format!("{what} over 256 bytes or with control characters")})
+            }
             _ => json!({"error": self.code()}),
         };
         let mut response = (self.status(), axum::Json(body)).into_response();

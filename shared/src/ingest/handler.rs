@@ -1,5 +1,6 @@
 //! `POST /webhooks/{source}`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,11 +13,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::body::read_limited;
-use super::{IngestError, IngestState, Source};
+use super::{IngestError, IngestState, PeerAddr, Source};
 use crate::dedup::{self, Appended, Unique};
 use crate::event::{Encoding, Event};
 use crate::metrics::{DEDUP_HITS, INGEST_DURATION, INGEST_REQUESTS, UNKNOWN_SOURCE};
-use crate::providers::{Inbound, Inspection};
+use crate::providers::{Inbound, Inspection, SignedIdentity};
 use crate::streams::partition_of;
 
 /// Handles one webhook and records its outcome in the metrics.
@@ -58,40 +59,100 @@ async fn accept(
     src: &Source,
     request: Request,
 ) -> Result<Response, IngestError> {
-    if let Some(limiter) = &src.limiter {
-        limiter
-            .check()
-            .map_err(|retry_after_secs| IngestError::RateLimited { retry_after_secs })?;
+    if !src.allow_ips.is_empty() {
+        let client = client_addr(state, &request);
+        if !client.is_some_and(|ip| src.allow_ips.iter().any(|net| net.contains(ip))) {
+            return Err(IngestError::ForbiddenIp);
+        }
+    }
+    if let Some(limiter) = &state.limiter {
+        admit(limiter)?;
     }
     let (parts, body) = request.into_parts();
-    let read = read_limited(&parts.headers, body, src.limits.max_payload);
+    let read = read_limited(&parts.headers, body, src.limits.max_payload, &state.budget);
     let body = tokio::time::timeout(state.body_timeout, read)
         .await
         .map_err(|_| IngestError::RequestTimeout)??;
     let inbound = Inbound {
         headers: &parts.headers,
-        body: &body,
+        body: &body.bytes,
     };
     let now = state.clock.now();
-    src.provider.verify(
+    let verified = src.provider.verify(
         &inbound,
         &src.keys,
         now.as_secs() as i64,
         src.limits.timestamp_tolerance,
-    )?;
+    );
+    if let Err(refused) = verified {
+        // Junk spends its own bucket, never the one real deliveries draw from.
+        admit(&src.invalid_limiter)?;
+        return Err(refused.into());
+    }
+    if let Some(limiter) = &src.limiter {
+        admit(limiter)?;
+    }
     let mut inspection = src.provider.inspect(&inbound)?;
+    check_header("event type", Some(&inspection.event_type))?;
+    check_header("delivery id", inspection.delivery_id.as_deref())?;
+    check_header("event type", inspection.signed.event_type.as_deref())?;
+    check_header("event id", inspection.signed.id.as_deref())?;
     if let Some(challenge) = &inspection.challenge {
         return Ok((StatusCode::OK, Json(json!({"challenge": challenge}))).into_response());
     }
     let entity = inspection.entity.take();
+    let signed = std::mem::take(&mut inspection.signed);
     let event = build_event(
         src,
         &parts.headers,
         inspection,
-        body,
+        body.bytes.clone(),
         now.as_millis() as u64,
     );
-    append(state, src, entity.as_deref(), event).await
+    // `body` (and its share of the budget) is held until the append is answered.
+    let answer = append(state, src, (entity.as_deref(), &signed), event).await;
+    drop(body);
+    answer
+}
+
+/// One admission from `limiter`, or 429 with the seconds to wait.
+fn admit(limiter: &super::ratelimit::SourceLimiter) -> Result<(), IngestError> {
+    limiter
+        .check()
+        .map_err(|retry_after_secs| IngestError::RateLimited { retry_after_secs })
+}
+
+/// Refuses a stored header value over 256 bytes or with control characters.
+fn check_header(what: &'static str, value: Option<&str>) -> Result<(), IngestError> {
+    match value {
+        Some(v) if v.len() > 256 || v.chars().any(char::is_control) => {
+            Err(IngestError::BadHeader(what))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The client: the transport's peer, or — when that peer is a trusted proxy — the
+/// right-most `X-Forwarded-For` address that is not a trusted proxy.
+fn client_addr(state: &IngestState, request: &Request) -> Option<IpAddr> {
+    let PeerAddr(peer) = *request.extensions().get::<PeerAddr>()?;
+    let trusted = |ip: IpAddr| state.trusted_proxies.iter().any(|net| net.contains(ip));
+    if !trusted(peer) {
+        return Some(peer);
+    }
+    let hops: Vec<IpAddr> = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|hop| hop.trim().parse::<IpAddr>())
+        .collect::<Result<_, _>>()
+        .ok()?;
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted(*ip))
+        .or(Some(peer))
 }
 
 fn build_event(
@@ -136,15 +197,10 @@ fn retained_headers(src: &Source, headers: &HeaderMap) -> String {
 async fn append(
     state: &IngestState,
     src: &Source,
-    entity: Option<&str>,
+    (entity, signed): (Option<&str>, &SignedIdentity),
     event: Event,
 ) -> Result<Response, IngestError> {
-    let identity = dedup::identity(
-        &src.name,
-        &event.event_type,
-        event.delivery_id.as_deref(),
-        &event.payload,
-    );
+    let identity = dedup::identity(&src.name, signed, &event.payload);
     let partition = partition_of(&src.tenant, &src.name, entity, state.partitions);
     let id = event.id;
     let unique = Unique {
@@ -184,7 +240,9 @@ async fn append(
 
 fn log_refusal(src: &Source, error: &IngestError) {
     match error {
-        IngestError::Unavailable => {} // logged with its cause where it happened
+        // Logged with its cause where it happened, or too frequent to log one by one: the
+        // request counter has them by status.
+        IngestError::Unavailable | IngestError::Busy | IngestError::RateLimited { .. } => {}
         _ => tracing::info!(source = %src.name, error = %error, "webhook refused"),
     }
 }

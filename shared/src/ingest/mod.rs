@@ -1,9 +1,11 @@
 //! The ingest HTTP handler: one axum [`Router`] served by the Lambda function URL
 //! (`lambda_http::run`) and by `hookline serve` (`axum::serve`) alike.
 //!
-//! `POST /webhooks/{source}`: look up the source, apply its rate limit, read the body
-//! within `max_payload`, verify the signature over the raw bytes, read event metadata,
-//! and append through the de-duplicating script. A 2xx is sent only after Redis
+//! `POST /webhooks/{source}`: look up the source, check the client's address against its
+//! `allow_ips` and the process's rate limit, read the body within `max_payload`, the body
+//! timeout and the memory budget, verify the signature over the raw bytes (a failure spends
+//! the source's invalid bucket, a success its rate limit), read event metadata, and append
+//! through the de-duplicating script under an identity made of signed data only. A 2xx is sent only after Redis
 //! acknowledged the append; when Redis does not answer within `redis.response_timeout` the
 //! answer is 503 with `Retry-After`. Container mode adds [`ops::router`] (`/healthz`,
 //! `/readyz`, `/metrics`).
@@ -20,10 +22,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 pub use error::IngestError;
 
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError, SourceLimits};
+use crate::config::{Cidr, Config, ConfigError, SourceLimits};
 use crate::dedup::{AppendOptions, Appender};
 use crate::providers::{self, Provider, ProviderKind};
 use crate::redis::Redis;
@@ -45,6 +49,13 @@ pub struct IngestState {
     body_timeout: Duration,
     /// Dates `received_at` and checks signed timestamps.
     clock: Clock,
+    /// `server.max_in_flight_bytes` as permits: bodies hold them from the first byte until
+    /// the request is answered; one that finds too few is refused with 503 at once.
+    budget: Arc<Semaphore>,
+    /// `server.rate_limit`: the whole process's admissions, before any source's.
+    limiter: Option<SourceLimiter>,
+    /// `server.trusted_proxies`: peers whose `X-Forwarded-For` names the client.
+    trusted_proxies: Vec<Cidr>,
 }
 
 /// A configured source, ready to verify requests.
@@ -56,8 +67,19 @@ struct Source {
     provider: Arc<dyn Provider>,
     keys: Vec<Secret>,
     limits: SourceLimits,
+    /// `rate_limit`: spent by verified requests only.
     limiter: Option<SourceLimiter>,
+    /// `invalid_rate_limit`: spent by requests that fail verification.
+    invalid_limiter: SourceLimiter,
+    /// `allow_ips`; empty: anywhere.
+    allow_ips: Vec<Cidr>,
 }
+
+/// The client's address, as the transport knows it: the socket's peer (`hookline serve`) or
+/// the function URL's `sourceIp` (Lambda). The handler does not require it; without it,
+/// `allow_ips` admits nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::IpAddr);
 
 impl IngestState {
     /// Builds the state from a validated config, the process's Redis and the clock.
@@ -83,6 +105,8 @@ impl IngestState {
                 keys,
                 limits: config.effective(cfg),
                 limiter: cfg.rate_limit.map(SourceLimiter::new),
+                invalid_limiter: SourceLimiter::new(cfg.invalid_rate_limit),
+                allow_ips: cfg.allow_ips.clone(),
             };
             // The counters the alert rules and the dashboard divide exist from the start, so
             // their rates are defined before the first webhook.
@@ -90,7 +114,7 @@ impl IngestState {
                 metrics::counter!(crate::metrics::DEDUP_HITS, "source" => name.clone(), "kind" => kind)
                     .increment(0);
             }
-            for status in ["200", "202", "503"] {
+            for status in ["200", "202", "401", "403", "429", "503"] {
                 metrics::counter!(crate::metrics::INGEST_REQUESTS, "source" => name.clone(), "status" => status)
                     .increment(0);
             }
@@ -112,6 +136,13 @@ impl IngestState {
             partitions,
             body_timeout: config.server.body_timeout.get(),
             clock,
+            budget: Arc::new(Semaphore::new(
+                usize::try_from(config.server.max_in_flight_bytes.bytes())
+                    .unwrap_or(Semaphore::MAX_PERMITS)
+                    .min(Semaphore::MAX_PERMITS),
+            )),
+            limiter: config.server.rate_limit.map(SourceLimiter::new),
+            trusted_proxies: config.server.trusted_proxies.clone(),
         })
     }
 }

@@ -13,6 +13,12 @@ use crate::secret::Secret;
 #[derive(Debug)]
 pub(super) struct Gitlab;
 
+/// The part of a GitLab body the identity needs.
+#[derive(serde::Deserialize)]
+struct Kind {
+    object_kind: Option<String>,
+}
+
 impl Provider for Gitlab {
     fn verify(
         &self,
@@ -33,6 +39,10 @@ impl Provider for Gitlab {
     }
 
     fn inspect(&self, req: &Inbound<'_>) -> Result<Inspection, ProviderError> {
+        // The token authenticates the body; its `object_kind` names the event.
+        let kind = serde_json::from_slice::<Kind>(req.body)
+            .ok()
+            .and_then(|b| b.object_kind);
         Ok(Inspection::new(
             sig::first_header(req, &["x-gitlab-event"]),
             sig::first_header(
@@ -43,7 +53,8 @@ impl Provider for Gitlab {
                     "x-gitlab-event-uuid",
                 ],
             ),
-        ))
+        )
+        .signed(kind, None))
     }
 
     fn retained_headers(&self) -> &'static [&'static str] {

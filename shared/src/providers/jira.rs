@@ -40,9 +40,10 @@ impl Provider for Jira {
     fn inspect(&self, req: &Inbound<'_>) -> Result<Inspection, ProviderError> {
         let body: Body = sig::json(req.body)?;
         Ok(Inspection::new(
-            body.webhook_event,
+            body.webhook_event.clone(),
             sig::first_header(req, &["x-atlassian-webhook-identifier"]),
-        ))
+        )
+        .signed(body.webhook_event, None))
     }
 
     fn retained_headers(&self) -> &'static [&'static str] {

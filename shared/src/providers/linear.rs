@@ -10,6 +10,14 @@ use crate::secret::Secret;
 #[derive(Debug)]
 pub(super) struct Linear;
 
+/// The part of a Linear body the identity needs.
+#[derive(serde::Deserialize)]
+struct Kind {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    action: Option<String>,
+}
+
 const SIGNATURE: HeaderSignature = HeaderSignature::fixed(
     "linear-signature",
     HmacAlgorithm::Sha256,
@@ -30,10 +38,19 @@ impl Provider for Linear {
     }
 
     fn inspect(&self, req: &Inbound<'_>) -> Result<Inspection, ProviderError> {
+        // The signed body names the entity type (`type`, e.g. Issue) and the `action`.
+        let kind =
+            serde_json::from_slice::<Kind>(req.body)
+                .ok()
+                .and_then(|b| match (b.kind, b.action) {
+                    (Some(kind), Some(action)) => Some(format!("{kind}.{action}")),
+                    (kind, _) => kind,
+                });
         Ok(Inspection::new(
             sig::first_header(req, &["linear-event"]),
             sig::first_header(req, &["linear-delivery"]),
-        ))
+        )
+        .signed(kind, None))
     }
 
     fn retained_headers(&self) -> &'static [&'static str] {

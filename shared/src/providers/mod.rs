@@ -130,6 +130,22 @@ pub struct Inspection {
     pub entity: Option<String>,
     /// Slack `url_verification` challenge to echo.
     pub challenge: Option<String>,
+    /// What the signature covers that tells this event from others: the de-duplication
+    /// identity is built from it (and the body), never from unsigned headers.
+    pub signed: SignedIdentity,
+}
+
+/// The parts of an event's identity that the verified bytes carry: the sender's event id
+/// (Standard Webhooks `webhook-id`, which the signature covers; Stripe's, Slack's and
+/// PagerDuty's id in the body) and the event type the body names (Stripe `type`, Slack
+/// `event.type`, GitLab `object_kind`, …). GitHub's body names neither: its identity is the
+/// source and the body's SHA-256.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignedIdentity {
+    /// The event type as the signed bytes name it.
+    pub event_type: Option<String>,
+    /// The sender's event id as the signed bytes carry it.
+    pub id: Option<String>,
 }
 
 impl Inspection {
@@ -140,6 +156,15 @@ impl Inspection {
             delivery_id,
             entity: None,
             challenge: None,
+            signed: SignedIdentity::default(),
+        }
+    }
+
+    /// The same, with the signed event type and id.
+    fn signed(self, event_type: Option<String>, id: Option<String>) -> Self {
+        Self {
+            signed: SignedIdentity { event_type, id },
+            ..self
         }
     }
 }

@@ -46,7 +46,7 @@ impl Provider for Pagerduty {
     fn inspect(&self, req: &Inbound<'_>) -> Result<Inspection, ProviderError> {
         let event = sig::json::<Body>(req.body)?.event;
         let (id, kind) = event.map(|e| (e.id, e.event_type)).unwrap_or_default();
-        Ok(Inspection::new(kind, id))
+        Ok(Inspection::new(kind.clone(), id.clone()).signed(kind, id))
     }
 
     fn retained_headers(&self) -> &'static [&'static str] {

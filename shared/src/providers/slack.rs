@@ -64,7 +64,8 @@ impl Provider for Slack {
                 .challenge
                 .filter(|_| body.kind.as_deref() == Some("url_verification"));
             let kind = body.event.and_then(|e| e.kind).or(body.kind);
-            let mut inspection = Inspection::new(kind, body.event_id);
+            let mut inspection =
+                Inspection::new(kind.clone(), body.event_id.clone()).signed(kind, body.event_id);
             inspection.challenge = challenge;
             return Ok(inspection);
         }
@@ -81,7 +82,8 @@ impl Provider for Slack {
                 _ => {}
             }
         }
-        Ok(Inspection::new(command.or(interaction), None))
+        let kind = command.or(interaction);
+        Ok(Inspection::new(kind.clone(), None).signed(kind, None))
     }
 
     fn retained_headers(&self) -> &'static [&'static str] {

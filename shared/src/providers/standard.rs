@@ -58,10 +58,9 @@ impl Provider for Standard {
 
     fn inspect(&self, req: &Inbound<'_>) -> Result<Inspection, ProviderError> {
         let body: Body = sig::json(req.body)?;
-        Ok(Inspection::new(
-            body.kind,
-            sig::first_header(req, &["webhook-id"]),
-        ))
+        // The signature covers `webhook-id` ("{id}.{timestamp}.{body}"): a signed event id.
+        let id = sig::first_header(req, &["webhook-id"]);
+        Ok(Inspection::new(body.kind.clone(), id.clone()).signed(body.kind, id))
     }
 
     fn retained_headers(&self) -> &'static [&'static str] {

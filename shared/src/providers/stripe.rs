@@ -51,7 +51,8 @@ impl Provider for Stripe {
 
     fn inspect(&self, req: &Inbound<'_>) -> Result<Inspection, ProviderError> {
         let body: Body = sig::json(req.body)?;
-        let mut inspection = Inspection::new(Some(body.kind), Some(body.id));
+        let mut inspection = Inspection::new(Some(body.kind.clone()), Some(body.id.clone()))
+            .signed(Some(body.kind), Some(body.id));
         inspection.entity = body.account;
         Ok(inspection)
     }

@@ -439,6 +439,18 @@ fn expect(event_type: &str, delivery: Option<&str>, entity: Option<&str>) -> Ins
         delivery_id: delivery.map(Into::into),
         entity: entity.map(Into::into),
         challenge: None,
+        signed: SignedIdentity::default(),
+    }
+}
+
+/// `inspection` whose signed bytes name `event_type` and, where given, the event `id`.
+fn signed(inspection: Inspection, event_type: &str, id: Option<&str>) -> Inspection {
+    Inspection {
+        signed: SignedIdentity {
+            event_type: Some(event_type.into()),
+            id: id.map(Into::into),
+        },
+        ..inspection
     }
 }
 
@@ -489,25 +501,33 @@ fn each_provider_reads_type_delivery_and_entity() {
             Stripe,
             vec![],
             br#"{"id":"evt_9","type":"charge.succeeded","account":"acct_1"}"#,
-            expect("charge.succeeded", Some("evt_9"), Some("acct_1")),
+            signed(
+                expect("charge.succeeded", Some("evt_9"), Some("acct_1")),
+                "charge.succeeded",
+                Some("evt_9"),
+            ),
         ),
         (
             Slack,
             vec![],
             br#"{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention"}}"#,
-            expect("app_mention", Some("Ev1"), None),
+            signed(
+                expect("app_mention", Some("Ev1"), None),
+                "app_mention",
+                Some("Ev1"),
+            ),
         ),
         (
             Slack,
             vec![],
             b"token=t&command=%2Fdeploy&text=x",
-            expect("/deploy", None, None),
+            signed(expect("/deploy", None, None), "/deploy", None),
         ),
         (
             Slack,
             vec![],
             b"payload=%7B%22type%22%3A%22block_actions%22%7D",
-            expect("block_actions", None, None),
+            signed(expect("block_actions", None, None), "block_actions", None),
         ),
         (
             Shopify,
@@ -522,7 +542,11 @@ fn each_provider_reads_type_delivery_and_entity() {
             Jira,
             vec![("x-atlassian-webhook-identifier", "j1")],
             br#"{"webhookEvent":"jira:issue_updated"}"#,
-            expect("jira:issue_updated", Some("j1"), None),
+            signed(
+                expect("jira:issue_updated", Some("j1"), None),
+                "jira:issue_updated",
+                None,
+            ),
         ),
         (
             Linear,
@@ -534,17 +558,25 @@ fn each_provider_reads_type_delivery_and_entity() {
             Pagerduty,
             vec![],
             include_bytes!("../../tests/vectors/pagerduty-event.json"),
-            expect(
+            signed(
+                expect(
+                    "incident.priority_updated",
+                    Some("01BWDWL3NYY7LUFPZCC28QUCMK"),
+                    None,
+                ),
                 "incident.priority_updated",
                 Some("01BWDWL3NYY7LUFPZCC28QUCMK"),
-                None,
             ),
         ),
         (
             Standard,
             vec![("webhook-id", "msg_1")],
             br#"{"type":"invoice.paid"}"#,
-            expect("invoice.paid", Some("msg_1"), None),
+            signed(
+                expect("invoice.paid", Some("msg_1"), None),
+                "invoice.paid",
+                Some("msg_1"),
+            ),
         ),
         (
             Hmac,
@@ -618,5 +650,135 @@ fn retained_headers_never_include_proofs() {
                 .iter()
                 .all(|h| !h.contains("signature") && !h.contains("token") && !h.contains("hmac"))
         );
+    }
+}
+
+/// Property tests of the signature-header parsers: whatever a header holds, verification
+/// returns (never panics), and a list-style header verifies exactly when one of its entries
+/// is the genuine signature — garbage, duplicates, spacing and case around it change nothing.
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Printable ASCII, the characters a header value may hold, weighted towards the
+    /// separators the parsers split on.
+    fn header_text() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("([ -~]|[,= ]|v1|v0|t=){0,80}").unwrap()
+    }
+
+    /// One junk entry of a signature list: wrong versions, wrong lengths, odd case and
+    /// spacing, non-hex and non-base64 text.
+    fn junk() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9a-f]{0,70}".prop_map(|s| format!("v1={s}")),
+            "[A-Za-z0-9+/=]{0,50}".prop_map(|s| format!("v1,{s}")),
+            "[ -~&&[^,=]]{0,30}",
+            "[0-9a-f]{64}".prop_map(|s| format!("V1={s}")),
+            "[0-9a-f]{64}".prop_map(|s| format!("v0={s}")),
+            Just(String::new()),
+        ]
+    }
+
+    fn case(kind: ProviderKind) -> &'static Case {
+        CASES.iter().find(|c| c.kind == kind).unwrap()
+    }
+
+    /// Verifies `body` with `case`'s key, its signed headers but `proof` set to `value`.
+    fn verify_with(case: &Case, body: &[u8], value: &str) -> Result<(), ProviderError> {
+        let key = case.key();
+        let mut signed = (case.sign)(key.expose(), now(), body);
+        signed.retain(|(name, _)| name != case.proof);
+        signed.push((case.proof.to_owned(), value.to_owned()));
+        case.verify(&[key], &signed, body)
+    }
+
+    /// The genuine signature entry `case` sends for `body` (the last entry of its list).
+    fn genuine(case: &Case, body: &[u8], separator: char) -> String {
+        let key = case.key();
+        let signed = (case.sign)(key.expose(), now(), body);
+        let value = &signed.iter().find(|(n, _)| n == case.proof).unwrap().1;
+        value.rsplit(separator).next().unwrap().trim().to_owned()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_signature_header_and_body_are_answered_without_a_panic(
+            value in header_text(),
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            for case in CASES {
+                let _ = verify_with(case, &body, &value);
+            }
+        }
+
+        #[test]
+        fn a_stripe_list_verifies_exactly_when_it_holds_the_genuine_v1(
+            before in proptest::collection::vec(junk(), 0..4),
+            after in proptest::collection::vec(junk(), 0..4),
+            include in any::<bool>(),
+            spaced in any::<bool>(),
+        ) {
+            let stripe = case(ProviderKind::Stripe);
+            let body = br#"{"id":"evt_1","type":"t"}"#;
+            let mut entries = vec![format!("t={}", now())];
+            entries.extend(before);
+            if include {
+                entries.push(genuine(stripe, body, ','));
+            }
+            entries.extend(after);
+            let joined = entries.join(if spaced { ", " } else { "," });
+            let verified = verify_with(stripe, body, &joined).is_ok();
+            prop_assert_eq!(verified, include, "{}", joined);
+        }
+
+        #[test]
+        fn a_standard_webhooks_list_verifies_exactly_when_it_holds_the_genuine_v1(
+            before in proptest::collection::vec(junk(), 0..4),
+            after in proptest::collection::vec(junk(), 0..4),
+            include in any::<bool>(),
+        ) {
+            let standard = case(ProviderKind::Standard);
+            let body = br#"{"type":"invoice.paid"}"#;
+            let mut entries: Vec<String> =
+                before.into_iter().map(|j| j.replace(' ', "")).collect();
+            if include {
+                entries.push(genuine(standard, body, ' '));
+            }
+            entries.extend(after.into_iter().map(|j| j.replace(' ', "")));
+            let joined = entries.join(" ");
+            let verified = verify_with(standard, body, &joined).is_ok();
+            prop_assert_eq!(verified, include, "{}", joined);
+        }
+
+        #[test]
+        fn a_pagerduty_list_verifies_exactly_when_it_holds_the_genuine_v1(
+            before in proptest::collection::vec(junk(), 0..4),
+            after in proptest::collection::vec(junk(), 0..4),
+            include in any::<bool>(),
+        ) {
+            let pagerduty = case(ProviderKind::Pagerduty);
+            let body = br#"{"event":{"id":"e","event_type":"x"}}"#;
+            let mut entries = before;
+            if include {
+                entries.push(genuine(pagerduty, body, ','));
+            }
+            entries.extend(after);
+            let joined = entries.join(",");
+            let verified = verify_with(pagerduty, body, &joined).is_ok();
+            prop_assert_eq!(verified, include, "{}", joined);
+        }
+
+        #[test]
+        fn a_slack_signature_verifies_only_as_sent(prefix in "[ -~]{0,5}", suffix in "[ -~]{0,5}") {
+            let slack = case(ProviderKind::Slack);
+            let body = b"token=t&command=%2Fdeploy";
+            let real = genuine(slack, body, ',');
+            let altered = format!("{prefix}{real}{suffix}");
+            let verified = verify_with(slack, body, &altered).is_ok();
+            prop_assert_eq!(verified, altered.trim() == real, "{}", altered);
+        }
     }
 }
