@@ -279,11 +279,12 @@ APP_WEBHOOK_URL="http://127.0.0.1:$sink_port/hooks"
 TEST_REDIS_PORT=$(free_port)
 TEST_SERVE_PORT=$(free_port)
 TEST_CONFIG_DIR=$work/compose-config
+serve_ops_port=$(free_port)
 consume_port=$(free_port)
 schedule_port=$(free_port)
 mkdir -p "$TEST_CONFIG_DIR"
-# consume and schedule share the host's network: hookline.yaml with their own ops ports.
-for role in consume:$consume_port schedule:$schedule_port; do
+# The roles share the host's network: hookline.yaml with their own ops ports.
+for role in serve:$serve_ops_port consume:$consume_port schedule:$schedule_port; do
   sed "s/^  listen: 0.0.0.0:9090/  listen: 127.0.0.1:${role#*:}/" infra/compose/hookline.yaml \
     >"$TEST_CONFIG_DIR/${role%%:*}.yaml"
   grep -q "listen: 127.0.0.1:${role#*:}" "$TEST_CONFIG_DIR/${role%%:*}.yaml" ||
@@ -309,11 +310,13 @@ done
   fail "compose redis does not run with infra/redis/redis.conf (appendonly)"
 [ "$(redis-cli -p "$TEST_REDIS_PORT" CONFIG GET maxmemory-policy | tail -1)" = noeviction ] ||
   fail "compose redis maxmemory-policy is not noeviction"
-wait_http "http://127.0.0.1:$TEST_SERVE_PORT/readyz" 60 || fail "compose serve not ready within 60s"
+wait_http "http://127.0.0.1:$serve_ops_port/readyz" 60 || fail "compose serve not ready within 60s"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TEST_SERVE_PORT/metrics")" = 404 ] ||
+  fail "compose serve answers /metrics on its public port"
 wait_http "http://127.0.0.1:$consume_port/readyz" 60 || fail "compose consume not ready within 60s"
 wait_http "http://127.0.0.1:$schedule_port/readyz" 60 || fail "compose schedule not ready within 60s"
 echo "redis (AOF, noeviction), serve, consume and schedule ready"
-for svc in serve:$TEST_SERVE_PORT consume:$consume_port schedule:$schedule_port; do
+for svc in serve:$serve_ops_port consume:$consume_port schedule:$schedule_port; do
   podman exec "${project}_${svc%%:*}_1" /usr/local/bin/hookline healthcheck \
     --url "http://127.0.0.1:${svc#*:}/readyz" || fail "hookline healthcheck failed in ${svc%%:*}"
 done
@@ -386,9 +389,9 @@ archive_dir=$(podman volume inspect --format '{{.Mountpoint}}' "${project}_archi
 echo "hookline stats and job compact run in the serve container; archive volume owned by 65532"
 phase "compose: operator commands"
 
-check_metrics "$TEST_SERVE_PORT" 'hookline_ingest_requests_total{source="github",status="202"}' \
+check_metrics "$serve_ops_port" 'hookline_ingest_requests_total{source="github",status="202"}' \
   hookline_ingest_duration_seconds_bucket hookline_redis_up ||
-  fail "serve /metrics (saved in metrics-$TEST_SERVE_PORT.txt)"
+  fail "serve /metrics (saved in metrics-$serve_ops_port.txt)"
 check_metrics "$consume_port" 'hookline_consumer_processed_total{group="app",outcome="delivered"}' \
   'hookline_consumer_duration_seconds_bucket{group="app"}' \
   'hookline_consumer_lag{group="app",partition="0"}' hookline_redis_up ||
