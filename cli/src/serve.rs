@@ -1,11 +1,15 @@
 //! `hookline serve`: the ingest router on the public listener (with the bounds of
-//! [`front_door`](crate::front_door)), and the operational routes on their own listener when
-//! `observability.listen` is set — else on the public one too.
+//! [`front_door`](crate::front_door)), the operational routes on their own listener when
+//! `observability.listen` is set — else on the public one too — and, with `spool.path`, the
+//! drainer that moves spooled events into Redis once it takes writes again.
 
 use std::sync::Arc;
 
 use hookline_shared::Context;
+use hookline_shared::dedup::AppendOptions;
 use hookline_shared::ingest::{self, IngestState};
+use hookline_shared::spool::drain::Drainer;
+use hookline_shared::streams::Keys;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +29,16 @@ pub async fn run(
     // The recorder first: the state registers its counters at 0 as it is built.
     let ops_routes = ops::router(ctx, &shutdown);
     let state = IngestState::new(&ctx.config, &ctx.redis, ctx.clock.clone())?;
+    if let Some(spool) = state.spool() {
+        let drainer = Drainer {
+            spool: spool.clone(),
+            conn: ctx.redis.dedicated()?,
+            keys: Keys::new(ctx.config.streams.prefix.clone()),
+            options: AppendOptions::from_config(&ctx.config),
+            clock: ctx.clock.clone(),
+        };
+        tokio::spawn(drainer.run(shutdown.clone()));
+    }
     let webhooks = ingest::router(Arc::new(state));
     let app = match ops {
         Some(ops_listener) => {

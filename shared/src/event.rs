@@ -25,6 +25,11 @@ impl Encoding {
             Self::Identity => "identity",
         }
     }
+
+    /// The encoding named `name` ([`as_str`](Self::as_str)).
+    pub fn from_name(name: &str) -> Option<Self> {
+        (name == Self::Identity.as_str()).then_some(Self::Identity)
+    }
 }
 
 /// A verified webhook, ready to append.

@@ -12,6 +12,8 @@
 //! - [`ingest`]: the axum router shared by the Lambda function and `hookline serve`.
 //! - [`consumer`]: consumer groups over the partition streams, at-least-once.
 //! - [`summary`]: the built-in group that counts events into daily summaries.
+//! - [`spool`]: where ingest keeps verified events while Redis cannot take them, and their
+//!   drain back.
 //! - [`sinks`]: where consumers deliver (`http`, `stream`, `log`, or your own).
 //! - [`metrics`], [`telemetry`]: metric names and the Prometheus recorder; log set-up.
 //! - [`secret`]: values that never reach a log; [`clock`]: where the time comes from.
@@ -31,6 +33,7 @@ pub mod providers;
 pub mod redis;
 pub mod secret;
 pub mod sinks;
+pub mod spool;
 pub mod streams;
 pub mod summary;
 pub mod telemetry;

@@ -43,6 +43,15 @@ pub const REDIS_UP: &str = "hookline_redis_up";
 /// Gauge per `tier` (`hot`, `warm`): bytes held in Redis.
 pub const TIER_BYTES: &str = "hookline_tier_bytes";
 
+/// Counter of events answered 202 from the spool (Redis could not take them), by `source`.
+pub const SPOOLED: &str = "hookline_spooled_total";
+/// Gauge: events waiting in this process's spool.
+pub const SPOOL_EVENTS: &str = "hookline_spool_events";
+/// Gauge: how long the oldest spooled event has waited, in seconds (0 when empty).
+pub const SPOOL_OLDEST_AGE: &str = "hookline_spool_oldest_age_seconds";
+/// Counter of spooled events appended to Redis.
+pub const SPOOL_DRAINED: &str = "hookline_spool_drained_total";
+
 /// Label value used for requests to unconfigured sources, so that arbitrary URL paths cannot
 /// create unbounded label sets.
 pub const UNKNOWN_SOURCE: &str = "unknown";

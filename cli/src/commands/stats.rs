@@ -9,6 +9,7 @@ use hookline_shared::Context;
 use hookline_shared::config::Config;
 use hookline_shared::redis::groups::{self, GroupStats};
 use hookline_shared::redis::{RedisConn, streams};
+use hookline_shared::spool::SpoolStatus;
 use hookline_shared::streams::Keys;
 use serde_json::json;
 
@@ -77,9 +78,17 @@ pub async fn run(ctx: &Context, as_json: bool) -> Result<(), CliError> {
         });
     }
     let cold = cold_objects_last_day(config, now).await;
+    let spool = config.spool.path.as_deref().map(SpoolStatus::read);
     if as_json {
         let rows: Vec<_> = rows.iter().map(|r| row_json(r, now)).collect();
         let mut report = json!({"partitions": rows});
+        if let Some(status) = &spool {
+            report["spool"] = json!({
+                "events": status.as_ref().map(|s| s.events),
+                "oldest_age_seconds": status.as_ref().and_then(|s| s.oldest_received_at_ms).map(|ms| now.saturating_sub(ms) / 1000),
+                "bytes": status.as_ref().map(|s| s.bytes),
+            });
+        }
         match &cold {
             Cold::NotConfigured => report["cold_objects_last_day"] = json!(null),
             Cold::Objects(n) => report["cold_objects_last_day"] = json!(n),
@@ -145,6 +154,19 @@ pub async fn run(ctx: &Context, as_json: bool) -> Result<(), CliError> {
         Cold::NotConfigured => {}
         Cold::Objects(n) => println!("cold: {n} object(s) dated yesterday or today (UTC)"),
         Cold::Unavailable(why) => println!("cold: unavailable: {why}"),
+    }
+    match spool {
+        None => {}
+        Some(None) => println!("spool: no status yet (no serve has opened spool.path here)"),
+        Some(Some(status)) => {
+            let oldest = status
+                .oldest_received_at_ms
+                .map_or_else(|| "-".to_owned(), |ms| age(now, ms));
+            println!(
+                "spool: {} event(s) waiting for Redis, oldest {oldest}, {} bytes on disk",
+                status.events, status.bytes
+            );
+        }
     }
     println!(
         "OLDEST: age of the oldest hot entry; HELD: hot entries older than lifecycle.hot, held by \

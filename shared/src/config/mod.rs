@@ -17,6 +17,7 @@ mod observability;
 mod redis;
 mod server;
 mod source;
+mod spool;
 pub mod units;
 
 use std::collections::BTreeMap;
@@ -34,6 +35,7 @@ pub use observability::{LogFormat, ObservabilityConfig};
 pub use redis::{DEFAULT_URL, RedisConfig, RedisMode, TlsFiles, WaitConfig};
 pub use server::{Cidr, ServerConfig};
 pub use source::SourceConfig;
+pub use spool::SpoolConfig;
 use units::{Duration, Size};
 
 /// A configuration problem: the key path and what is wrong with it.
@@ -87,6 +89,9 @@ pub struct Config {
     /// Logs and metrics.
     #[serde(default)]
     pub observability: ObservabilityConfig,
+    /// Where ingest keeps events while Redis cannot take them.
+    #[serde(default)]
+    pub spool: SpoolConfig,
 }
 
 /// Stream naming and partitioning.
@@ -132,6 +137,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.redis.validate()?;
         self.server.validate()?;
+        self.spool.validate()?;
         let prefix = &self.streams.prefix;
         if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.contains(char::is_whitespace)
         {

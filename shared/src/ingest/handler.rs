@@ -16,8 +16,9 @@ use super::body::read_limited;
 use super::{IngestError, IngestState, PeerAddr, Source};
 use crate::dedup::{self, Appended, Unique};
 use crate::event::{Encoding, Event};
-use crate::metrics::{DEDUP_HITS, INGEST_DURATION, INGEST_REQUESTS, UNKNOWN_SOURCE};
+use crate::metrics::{DEDUP_HITS, INGEST_DURATION, INGEST_REQUESTS, SPOOLED, UNKNOWN_SOURCE};
 use crate::providers::{Inbound, Inspection, SignedIdentity};
+use crate::spool::{DiskSpool, Spooled};
 use crate::streams::partition_of;
 
 /// Handles one webhook and records its outcome in the metrics.
@@ -208,7 +209,62 @@ async fn append(
         window: src.limits.dedup_window,
         event,
     };
+    let Some(spool) = &state.spool else {
+        return answer(src, id, state.appender.append(partition, unique).await);
+    };
+    // While the spool holds events, new ones queue behind them, so partitions drain in order.
+    if spool.depth() > 0 {
+        return spooled(spool, src, Spooled { partition, unique }).await;
+    }
+    let kept = unique.clone();
     match state.appender.append(partition, unique).await {
+        Err(error) => {
+            tracing::debug!(source = %src.name, %error, "append failed; spooling");
+            let record = Spooled {
+                partition,
+                unique: kept,
+            };
+            spooled(spool, src, record).await
+        }
+        appended => answer(src, id, appended),
+    }
+}
+
+/// Keeps `record` in the spool durably and answers `202` with `hookline-spooled: true`,
+/// or `503` when the spool cannot take it either.
+async fn spooled(
+    spool: &DiskSpool,
+    src: &Source,
+    record: Spooled,
+) -> Result<Response, IngestError> {
+    let id = record.unique.event.id.hyphenated().to_string();
+    match spool.put(&record).await {
+        Ok(()) => {
+            metrics::counter!(SPOOLED, "source" => src.name.clone()).increment(1);
+            let mut response = (
+                StatusCode::ACCEPTED,
+                Json(json!({"id": id, "duplicate": false})),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert("hookline-spooled", http::HeaderValue::from_static("true"));
+            Ok(response)
+        }
+        Err(error) => {
+            tracing::warn!(source = %src.name, %error, "neither Redis nor the spool took the event; answering 503");
+            Err(IngestError::Unavailable)
+        }
+    }
+}
+
+/// The answer to an append.
+fn answer(
+    src: &Source,
+    id: uuid::Uuid,
+    appended: Result<Appended, crate::dedup::AppendError>,
+) -> Result<Response, IngestError> {
+    match appended {
         Ok(Appended::New { .. }) => {
             let id = id.hyphenated().to_string();
             Ok((

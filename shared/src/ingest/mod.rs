@@ -32,6 +32,7 @@ use crate::dedup::{AppendOptions, Appender};
 use crate::providers::{self, Provider, ProviderKind};
 use crate::redis::Redis;
 use crate::secret::Secret;
+use crate::spool::DiskSpool;
 use crate::streams::Keys;
 use ratelimit::SourceLimiter;
 
@@ -56,6 +57,8 @@ pub struct IngestState {
     limiter: Option<SourceLimiter>,
     /// `server.trusted_proxies`: peers whose `X-Forwarded-For` names the client.
     trusted_proxies: Vec<Cidr>,
+    /// `spool.path`: where events go while Redis cannot take them.
+    spool: Option<DiskSpool>,
 }
 
 /// A configured source, ready to verify requests.
@@ -118,8 +121,16 @@ impl IngestState {
                 metrics::counter!(crate::metrics::INGEST_REQUESTS, "source" => name.clone(), "status" => status)
                     .increment(0);
             }
+            metrics::counter!(crate::metrics::SPOOLED, "source" => name.clone()).increment(0);
             sources.insert(name.clone(), source);
         }
+        for gauge in [
+            crate::metrics::SPOOL_EVENTS,
+            crate::metrics::SPOOL_OLDEST_AGE,
+        ] {
+            metrics::gauge!(gauge).set(0.0);
+        }
+        metrics::counter!(crate::metrics::SPOOL_DRAINED).increment(0);
         let keys = Keys::new(config.streams.prefix.clone());
         let partitions = config.streams.partitions;
         let timeout = config.redis.response_timeout.get();
@@ -143,7 +154,19 @@ impl IngestState {
             )),
             limiter: config.server.rate_limit.map(SourceLimiter::new),
             trusted_proxies: config.server.trusted_proxies.clone(),
+            spool: match &config.spool.path {
+                Some(path) => Some(
+                    DiskSpool::open(path, config.spool.max_bytes.bytes())
+                        .map_err(|e| ConfigError::at("spool.path", e.to_string()))?,
+                ),
+                None => None,
+            },
         })
+    }
+
+    /// The disk spool, for the drainer.
+    pub fn spool(&self) -> Option<&DiskSpool> {
+        self.spool.as_ref()
     }
 }
 

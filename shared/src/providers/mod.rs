@@ -73,6 +73,26 @@ impl ProviderKind {
             Self::None => "none",
         }
     }
+
+    /// Every provider.
+    pub const ALL: [ProviderKind; 11] = [
+        Self::Github,
+        Self::Gitlab,
+        Self::Stripe,
+        Self::Slack,
+        Self::Shopify,
+        Self::Jira,
+        Self::Linear,
+        Self::Pagerduty,
+        Self::Standard,
+        Self::Hmac,
+        Self::None,
+    ];
+
+    /// The provider named `name` ([`as_str`](Self::as_str)).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
 }
 
 /// Options of the generic `hmac` provider.

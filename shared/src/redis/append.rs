@@ -17,7 +17,7 @@ use crate::streams::Keys;
 static APPEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("append.lua")));
 
 /// An event waiting to be appended, with what de-duplicates it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Unique {
     /// The event's identity ([`identity`]).
     pub identity: String,
