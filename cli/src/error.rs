@@ -52,8 +52,22 @@ pub enum CliError {
     #[error("error: {0}")]
     Usage(String),
     /// A failure at run time (exit 1), printed as one line of causes.
-    #[error("error: {0:#}")]
+    #[error("error: {}", one_line(.0))]
     Failed(#[from] anyhow::Error),
+}
+
+/// `e` and its causes as one line, each text once: a wrapper that prints its source (`redis:
+/// {0}`) and also names it as its source would otherwise print the cause twice.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 impl CliError {
@@ -110,7 +124,15 @@ mod tests {
             failed.to_string(),
             "error: cannot read x: connection refused"
         );
-        let store = CliError::from(RunError::Store(hookline_jobs::archive::ArchiveUrlError));
+        let repeated = anyhow::anyhow!("connection refused")
+            .context("redis: connection refused")
+            .context("drain stopped");
+        assert_eq!(
+            CliError::from(repeated).to_string(),
+            "error: drain stopped: redis: connection refused",
+            "a cause its wrapper already printed is not repeated"
+        );
+        let store = CliError::from(RunError::Store(hookline_shared::objects::ArchiveUrlError));
         assert_eq!(store.exit_code(), ExitCode::from(2));
     }
 }
