@@ -203,7 +203,7 @@ METRICS = {
     "hookline_job_last_success_timestamp_seconds", "hookline_job_interval_seconds",
     "hookline_job_duration_seconds", "hookline_redis_up", "hookline_tier_bytes",
     "hookline_spooled_total", "hookline_spool_events", "hookline_spool_oldest_age_seconds",
-    "hookline_spool_drained_total",
+    "hookline_spool_drained_total", "hookline_mirror_failures_total",
 }
 HISTOGRAMS = {"hookline_ingest_duration_seconds", "hookline_consumer_duration_seconds",
               "hookline_job_duration_seconds"}

@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use hookline_cli::commands::{self, admin, dlq, jobs, stats};
+use hookline_cli::commands::import::ImportRequest;
+use hookline_cli::commands::parity::ParityRequest;
+use hookline_cli::commands::{self, admin, dlq, import, jobs, parity, stats};
 use hookline_cli::{CliError, consume, dev, schedule, serve, shutdown};
 use hookline_jobs::replay::ReplayRequest;
 use hookline_jobs::run::{JobName, JobRun};
@@ -89,6 +91,27 @@ enum Command {
         #[arg(long)]
         suspects: bool,
     },
+    /// Import an existing queue's backlog into the pipeline (migrating from SQS).
+    Import {
+        #[command(subcommand)]
+        from: ImportCommand,
+    },
+    /// Compare what the SQS mirror queue (`outputs.sqs`) and Redis received in [--from, --to)
+    /// and print the event ids only one side has (exit 1 when there is one).
+    Parity {
+        /// The mirror queue's URL.
+        #[arg(long, value_name = "URL")]
+        sqs_queue_url: String,
+        /// Start, RFC 3339 (e.g. 2026-11-24T18:00:00Z), inclusive.
+        #[arg(long, value_parser = parse_time)]
+        from: u64,
+        /// End, RFC 3339, exclusive.
+        #[arg(long, value_parser = parse_time)]
+        to: u64,
+        /// How long each read message stays invisible to the queue's other readers.
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        visibility_timeout: Duration,
+    },
     /// Inspect, retry or purge dead letters.
     Dlq {
         #[command(subcommand)]
@@ -145,6 +168,38 @@ enum JobCommand {
     },
     /// Start a new bloom filter generation per partition (the previous one is still checked).
     RotateBloom,
+    /// SQS spool → Redis: append what the Lambda function spooled (`spool.sqs_queue_url`)
+    /// while Redis could not take it, deleting each message once Redis has its event.
+    DrainSpool {
+        /// Stop after this long; the next run carries on.
+        #[arg(long, default_value = "14m", value_parser = parse_duration)]
+        budget: Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Import an SQS queue: messages in hookline's mirror format keep their attributes;
+    /// plain messages (raw webhook bodies) become events of --source with --event-type and
+    /// the SQS message id as their de-duplication identity. Stops when the queue has no
+    /// message this run has not seen; rerun, it stores nothing twice.
+    Sqs {
+        /// The queue's URL.
+        #[arg(long, value_name = "URL")]
+        queue_url: String,
+        /// The configured source plain messages belong to.
+        #[arg(long)]
+        source: String,
+        /// The event type of plain messages.
+        #[arg(long, default_value = "unknown")]
+        event_type: String,
+        /// Delete each message once Redis has its event.
+        #[arg(long)]
+        delete: bool,
+        /// How long each received message stays invisible to the queue's other readers.
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        visibility_timeout: Duration,
+    },
 }
 
 impl JobCommand {
@@ -163,6 +218,7 @@ impl JobCommand {
                 (run, default_budget)
             }
             JobCommand::RotateBloom => (JobRun::new(JobName::RotateBloom), default_budget),
+            JobCommand::DrainSpool { budget } => (JobRun::new(JobName::DrainSpool), budget),
         }
     }
 }
@@ -247,6 +303,39 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 suspects,
             };
             jobs::replay(&ctx, request).await?;
+        }
+        Command::Import {
+            from:
+                ImportCommand::Sqs {
+                    queue_url,
+                    source,
+                    event_type,
+                    delete,
+                    visibility_timeout,
+                },
+        } => {
+            let request = ImportRequest {
+                queue_url,
+                source,
+                event_type,
+                delete,
+                visibility: visibility_timeout,
+            };
+            import::import_sqs(&commands::connect(flag).await?, &request).await?;
+        }
+        Command::Parity {
+            sqs_queue_url,
+            from,
+            to,
+            visibility_timeout,
+        } => {
+            let request = ParityRequest {
+                queue_url: sqs_queue_url,
+                from_ms: from,
+                to_ms: to,
+                visibility: visibility_timeout,
+            };
+            parity::parity(&commands::connect(flag).await?, &request).await?;
         }
         Command::Dlq { command } => dlq::run(&commands::connect(flag).await?, command).await?,
         Command::ClaimPending => admin::claim_pending(&commands::connect(flag).await?).await?,

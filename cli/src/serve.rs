@@ -8,7 +8,7 @@ use std::sync::Arc;
 use hookline_shared::Context;
 use hookline_shared::dedup::AppendOptions;
 use hookline_shared::ingest::{self, IngestState};
-use hookline_shared::spool::drain::Drainer;
+use hookline_shared::spool::drain::{Drainer, Target};
 use hookline_shared::streams::Keys;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -28,13 +28,16 @@ pub async fn run(
 ) -> Result<(), AppError> {
     // The recorder first: the state registers its counters at 0 as it is built.
     let ops_routes = ops::router(ctx, &shutdown);
-    let state = IngestState::new(&ctx.config, &ctx.redis, ctx.clock.clone())?;
-    if let Some(spool) = state.spool() {
+    let state = IngestState::new(&ctx.config, &ctx.redis, ctx.clock.clone()).await?;
+    if let Some(spool) = state.spool().and_then(|s| s.disk()) {
         let drainer = Drainer {
             spool: spool.clone(),
-            conn: ctx.redis.dedicated()?,
-            keys: Keys::new(ctx.config.streams.prefix.clone()),
-            options: AppendOptions::from_config(&ctx.config),
+            target: Target {
+                conn: ctx.redis.dedicated()?,
+                keys: Keys::new(ctx.config.streams.prefix.clone()),
+                options: AppendOptions::from_config(&ctx.config),
+                mirror: state.mirror().cloned(),
+            },
             clock: ctx.clock.clone(),
         };
         tokio::spawn(drainer.run(shutdown.clone()));

@@ -52,16 +52,10 @@ fn event(n: usize) -> (Vec<u8>, Vec<(String, String)>) {
 
 /// Every stored event's id, `n` and `received_at`, per partition in stream order.
 fn stored(redis: &RedisServer) -> Vec<Vec<(String, u64, u64)>> {
-    let mut conn = redis.connection();
     (0..2)
         .map(|p| {
-            let reply: redis::Value = redis::cmd("XRANGE")
-                .arg(format!("hookline:events:{{{p}}}"))
-                .arg("-")
-                .arg("+")
-                .query(&mut conn)
-                .unwrap();
-            hookline_shared::redis::streams::from_entry_list(reply)
+            redis
+                .entries(&format!("hookline:events:{{{p}}}"))
                 .iter()
                 .map(|e| {
                     let body: serde_json::Value = serde_json::from_slice(e.payload()).unwrap();
@@ -189,20 +183,9 @@ async fn a_full_spool_answers_503_and_loses_nothing_it_took() {
 }
 
 fn stored_ids(redis: &RedisServer) -> Vec<String> {
-    let mut conn = redis.connection();
-    let mut ids = Vec::new();
-    for p in 0..2 {
-        let reply: redis::Value = redis::cmd("XRANGE")
-            .arg(format!("hookline:events:{{{p}}}"))
-            .arg("-")
-            .arg("+")
-            .query(&mut conn)
-            .unwrap_or(redis::Value::Nil);
-        ids.extend(
-            hookline_shared::redis::streams::from_entry_list(reply)
-                .iter()
-                .map(|e| e.text("id").to_owned()),
-        );
-    }
-    ids
+    redis
+        .events(2)
+        .iter()
+        .map(|e| e.text("id").to_owned())
+        .collect()
 }

@@ -8,6 +8,7 @@
 //! - [`archive`]: warm → cold (`.jsonl.zst` objects with manifests).
 //! - [`summarize`]: render a day's summaries from the counts kept as events flowed.
 //! - [`rotate`]: swap the bloom filters' generations.
+//! - [`drain_spool`]: the Lambda function's SQS spool → Redis.
 //! - [`replay`]: re-append a time range from the hot, warm and cold tiers.
 //! - [`run`]: one entry point for every job, and the metrics of a run.
 //! - [`invoke`] and [`emf`]: a scheduled Lambda invocation and its CloudWatch metrics.
@@ -16,6 +17,7 @@
 
 pub mod archive;
 pub mod compact;
+pub mod drain_spool;
 pub mod emf;
 pub mod gauges;
 pub mod invoke;

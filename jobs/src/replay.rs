@@ -13,7 +13,9 @@ use hookline_shared::event::StoredEvent;
 use hookline_shared::redis::{RedisConn, segments, streams};
 use hookline_shared::streams::Keys;
 
-use crate::archive::{ArchiveError, ArchiveStore, object};
+use hookline_shared::objects::ArchiveStore;
+
+use crate::archive::{ArchiveError, object};
 use crate::{JobError, segment};
 
 /// Stream ids are assigned at append time, a little after `received_at`; the hot and warm
@@ -59,37 +61,7 @@ pub async fn replay(
     request: &ReplayRequest,
     mut progress: impl FnMut(u64),
 ) -> Result<ReplayReport, ArchiveError> {
-    let mut matches: Vec<(u16, StoredEvent)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut keep = |partition: u16, event: StoredEvent| {
-        if admits(request, &event) && seen.insert((partition, event.entry_id.clone())) {
-            matches.push((partition, event));
-        }
-    };
-    if request.suspects {
-        for partition in 0..partitions {
-            for event in around(conn, &keys.suspects(partition), request).await? {
-                keep(partition, event);
-            }
-        }
-    } else {
-        for partition in 0..partitions {
-            for event in around(conn, &keys.events(partition), request).await? {
-                keep(partition, event);
-            }
-        }
-        for partition in 0..partitions {
-            for event in warm(conn, keys, partition, request).await? {
-                keep(partition, event);
-            }
-        }
-        if let Some(store) = archive {
-            for (partition, event) in cold(store, request).await? {
-                keep(partition, event);
-            }
-        }
-    }
-    matches.sort_by_key(|(_, e)| (received_at(e), parse(&e.entry_id)));
+    let matches = matching(conn, keys, partitions, archive, request).await?;
     let mut report = ReplayReport {
         matched: matches.len() as u64,
         appended: 0,
@@ -123,6 +95,49 @@ pub async fn replay(
         }
     }
     Ok(report)
+}
+
+/// The events of `request`'s range (its source and event type, or the suspects), from
+/// every tier, each once, in `received_at` order with their partition.
+pub async fn matching(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    partitions: u16,
+    archive: Option<&dyn ArchiveStore>,
+    request: &ReplayRequest,
+) -> Result<Vec<(u16, StoredEvent)>, ArchiveError> {
+    let mut matches: Vec<(u16, StoredEvent)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut keep = |partition: u16, event: StoredEvent| {
+        if admits(request, &event) && seen.insert((partition, event.entry_id.clone())) {
+            matches.push((partition, event));
+        }
+    };
+    if request.suspects {
+        for partition in 0..partitions {
+            for event in around(conn, &keys.suspects(partition), request).await? {
+                keep(partition, event);
+            }
+        }
+    } else {
+        for partition in 0..partitions {
+            for event in around(conn, &keys.events(partition), request).await? {
+                keep(partition, event);
+            }
+        }
+        for partition in 0..partitions {
+            for event in warm(conn, keys, partition, request).await? {
+                keep(partition, event);
+            }
+        }
+        if let Some(store) = archive {
+            for (partition, event) in cold(store, request).await? {
+                keep(partition, event);
+            }
+        }
+    }
+    matches.sort_by_key(|(_, e)| (received_at(e), parse(&e.entry_id)));
+    Ok(matches)
 }
 
 fn admits(request: &ReplayRequest, event: &StoredEvent) -> bool {

@@ -9,8 +9,12 @@ use hookline_shared::Context;
 use hookline_shared::config::Config;
 use hookline_shared::metrics as names;
 use hookline_shared::redis::RedisConn;
+use hookline_shared::spool::SqsSpool;
 
-use crate::archive::{self, ArchiveError, ArchiveUrlError};
+use hookline_shared::objects::{self, ArchiveUrlError};
+
+use crate::archive::{self, ArchiveError};
+use crate::drain_spool::{self, DrainError};
 use crate::summarize::{self, SummaryError};
 use crate::{Budget, JobError, compact, rotate};
 
@@ -25,16 +29,29 @@ pub enum JobName {
     Summarize,
     /// Bloom filter generation swap.
     RotateBloom,
+    /// SQS spool → Redis.
+    DrainSpool,
 }
 
 impl JobName {
     /// Every job, in the order a scheduler lists them.
-    pub const ALL: [JobName; 4] = [
+    pub const ALL: [JobName; 5] = [
         JobName::Compact,
         JobName::Archive,
         JobName::Summarize,
         JobName::RotateBloom,
+        JobName::DrainSpool,
     ];
+
+    /// The jobs `config` gives work to, which a scheduler runs: every job, but `drain-spool`
+    /// only with `spool.sqs_queue_url`.
+    pub fn scheduled(config: &Config) -> Vec<JobName> {
+        let spool = config.spool.sqs_queue_url.is_some();
+        Self::ALL
+            .into_iter()
+            .filter(|job| *job != JobName::DrainSpool || spool)
+            .collect()
+    }
 
     /// The name used on the command line, in metrics and in Redis keys.
     pub fn as_str(self) -> &'static str {
@@ -43,6 +60,7 @@ impl JobName {
             JobName::Archive => "archive",
             JobName::Summarize => "summarize",
             JobName::RotateBloom => "rotate-bloom",
+            JobName::DrainSpool => "drain-spool",
         }
     }
 
@@ -54,6 +72,7 @@ impl JobName {
             JobName::Archive => &schedule.archive,
             JobName::Summarize => &schedule.summarize,
             JobName::RotateBloom => &schedule.rotate_bloom,
+            JobName::DrainSpool => &schedule.drain_spool,
         }
     }
 }
@@ -66,7 +85,7 @@ impl fmt::Display for JobName {
 
 /// A job name that is none of [`JobName::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown job {0:?}: expected compact, archive, summarize or rotate-bloom")]
+#[error("unknown job {0:?}: expected compact, archive, summarize, rotate-bloom or drain-spool")]
 pub struct UnknownJob(pub String);
 
 impl FromStr for JobName {
@@ -112,6 +131,9 @@ pub enum RunError {
     /// `lifecycle.archive` names a store that cannot be opened.
     #[error("lifecycle.archive: {0}")]
     Store(#[from] ArchiveUrlError),
+    /// Draining the SQS spool stopped.
+    #[error(transparent)]
+    Drain(#[from] DrainError),
 }
 
 /// Runs one job to completion or until `budget` is spent; returns a one-line report.
@@ -142,7 +164,7 @@ pub async fn run(
             line
         }
         JobName::Archive => {
-            let Some(store) = archive::store_for(config).await? else {
+            let Some(store) = objects::store_for(config).await? else {
                 return Ok("lifecycle.archive is not set: nothing to archive".into());
             };
             let r = archive::archive(config, conn, store.as_ref(), now_ms, budget).await?;
@@ -163,7 +185,7 @@ pub async fn run(
                     vec![today - 1, today]
                 }
             };
-            let store = archive::store_for(config).await?;
+            let store = objects::store_for(config).await?;
             let mut parts = Vec::new();
             for day in days {
                 let r = summarize::summarize(config, conn, store.as_deref(), day).await?;
@@ -179,6 +201,29 @@ pub async fn run(
         JobName::RotateBloom => {
             let rotated = rotate::rotate_bloom(config, conn).await?;
             format!("rotated the bloom filters of {rotated} partition(s)")
+        }
+        JobName::DrainSpool => {
+            let Some(url) = &config.spool.sqs_queue_url else {
+                return Ok("spool.sqs_queue_url is not set: nothing to drain".into());
+            };
+            let spool = SqsSpool::open(url, config)
+                .await
+                .map_err(DrainError::from)?;
+            let r = drain_spool::drain_spool(config, conn, &spool, budget, now_ms).await?;
+            let mut line = format!(
+                "drained {} spooled event(s) into Redis ({} already there)",
+                r.moved.new, r.moved.duplicates
+            );
+            if r.unreadable > 0 {
+                line.push_str(&format!(
+                    "; {} message(s) are not spool records (left for the dead-letter queue)",
+                    r.unreadable
+                ));
+            }
+            if r.budget_spent {
+                line.push_str("; budget spent, the next run carries on");
+            }
+            line
         }
     };
     Ok(line)

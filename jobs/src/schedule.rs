@@ -59,7 +59,8 @@ pub async fn run(
         runner,
         runs: TaskTracker::new(),
     });
-    for job in JobName::ALL {
+    let scheduled = JobName::scheduled(&ctx.config);
+    for &job in &scheduled {
         for outcome in [Outcome::Success, Outcome::Failure, Outcome::Skipped] {
             metrics::counter!(names::JOB_RUNS, "job" => job.as_str(), "outcome" => outcome.as_str())
                 .increment(0);
@@ -69,10 +70,13 @@ pub async fn run(
         metrics::counter!(names::LIFECYCLE_BYTES, "tier" => tier).increment(0);
     }
     state.refresh_gauges().await;
-    let crons = JobName::ALL.map(|job| {
-        let cron = config::lifecycle::cron(job.schedule(&state.config));
-        (job, cron.expect("validated with the config"))
-    });
+    let crons: Vec<(JobName, Cron)> = scheduled
+        .iter()
+        .map(|&job| {
+            let cron = config::lifecycle::cron(job.schedule(&state.config));
+            (job, cron.expect("validated with the config"))
+        })
+        .collect();
     let mut scheduler = JobScheduler::new().await?;
     for (job, cron) in crons.clone() {
         let expr = job.schedule(&state.config).to_owned();
@@ -160,7 +164,7 @@ impl Ticks {
             Ok(sampled) => sampled.record(),
             Err(e) => tracing::debug!(error = %e, "cannot sample the tier gauges"),
         }
-        for job in JobName::ALL {
+        for job in JobName::scheduled(&self.config) {
             match jobs::last_success(&mut conn, &self.keys, job.as_str()).await {
                 Ok(Some(at)) => {
                     metrics::gauge!(names::JOB_LAST_SUCCESS, "job" => job.as_str()).set(at)

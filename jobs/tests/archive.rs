@@ -5,8 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::{HOUR, append_spaced, now_ms, setup};
-use hookline_jobs::archive::{self, ArchiveStore, FileStore, S3Store, object};
+use hookline_jobs::archive::{self, object};
 use hookline_jobs::{Budget, compact};
+use hookline_shared::objects::{ArchiveStore, FileStore, S3Store};
 use hookline_tests::{MotoServer, RedisServer, github_corpus};
 use redis::Commands;
 use sha2::{Digest, Sha256};

@@ -5,10 +5,11 @@ mod common;
 use std::time::Duration;
 
 use common::{HOUR, append_spaced, now_ms, setup};
-use hookline_jobs::archive::{self, ArchiveStore, FileStore, S3Store};
+use hookline_jobs::archive;
 use hookline_jobs::compact::warm_usage;
 use hookline_jobs::replay::{ReplayRequest, replay};
 use hookline_jobs::{Budget, compact};
+use hookline_shared::objects::{ArchiveStore, FileStore, S3Store};
 use hookline_shared::redis::streams as entries;
 use hookline_shared::streams::Keys;
 use hookline_tests::{MotoServer, RedisServer, github_corpus};

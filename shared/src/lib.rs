@@ -12,8 +12,10 @@
 //! - [`ingest`]: the axum router shared by the Lambda function and `hookline serve`.
 //! - [`consumer`]: consumer groups over the partition streams, at-least-once.
 //! - [`summary`]: the built-in group that counts events into daily summaries.
-//! - [`spool`]: where ingest keeps verified events while Redis cannot take them, and their
-//!   drain back.
+//! - [`spool`]: where ingest keeps verified events while Redis cannot take them (a local
+//!   redb store or an SQS FIFO queue), and their drain back.
+//! - [`mirror`], [`sqs`]: the SQS mirror of a migration, and SQS messages and queues.
+//! - [`objects`]: the archive's object store (`file://`, S3); [`aws`]: SDK error lines.
 //! - [`sinks`]: where consumers deliver (`http`, `stream`, `log`, or your own).
 //! - [`metrics`], [`telemetry`]: metric names and the Prometheus recorder; log set-up.
 //! - [`secret`]: values that never reach a log; [`clock`]: where the time comes from.
@@ -21,6 +23,7 @@
 
 pub use context::Context;
 
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod consumer;
@@ -29,11 +32,14 @@ pub mod dedup;
 pub mod event;
 pub mod ingest;
 pub mod metrics;
+pub mod mirror;
+pub mod objects;
 pub mod providers;
 pub mod redis;
 pub mod secret;
 pub mod sinks;
 pub mod spool;
+pub mod sqs;
 pub mod streams;
 pub mod summary;
 pub mod telemetry;

@@ -51,6 +51,8 @@ pub const SPOOL_EVENTS: &str = "hookline_spool_events";
 pub const SPOOL_OLDEST_AGE: &str = "hookline_spool_oldest_age_seconds";
 /// Counter of spooled events appended to Redis.
 pub const SPOOL_DRAINED: &str = "hookline_spool_drained_total";
+/// Counter of appended events the SQS mirror (`outputs.sqs`) could not send, by source.
+pub const MIRROR_FAILURES: &str = "hookline_mirror_failures_total";
 
 /// Label value used for requests to unconfigured sources, so that arbitrary URL paths cannot
 /// create unbounded label sets.

@@ -108,6 +108,24 @@ impl RedisServer {
             .expect("connect to test redis")
     }
 
+    /// Every entry of `stream`, oldest first (none when it does not exist).
+    pub fn entries(&self, stream: &str) -> Vec<hookline_shared::event::StoredEvent> {
+        let reply: redis::Value = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg("-")
+            .arg("+")
+            .query(&mut self.connection())
+            .unwrap_or(redis::Value::Nil);
+        hookline_shared::redis::streams::from_entry_list(reply)
+    }
+
+    /// Every event in the first `partitions` partition streams of the default prefix.
+    pub fn events(&self, partitions: u16) -> Vec<hookline_shared::event::StoredEvent> {
+        (0..partitions)
+            .flat_map(|p| self.entries(&format!("hookline:events:{{{p}}}")))
+            .collect()
+    }
+
     /// Kills the server (SIGKILL), as an outage would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use hookline_jobs::archive::{self, FileStore};
+use hookline_jobs::archive;
 use hookline_jobs::replay::{self, ReplayRequest};
 use hookline_jobs::{compact, rotate, summarize};
 use hookline_shared::consumer::{self, dlq, dlq::DlqFilter};
+use hookline_shared::objects::FileStore;
 use hookline_shared::redis::groups;
 use hookline_shared::streams::Keys;
 use hookline_shared::summary;

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hookline_jobs::archive::{ArchiveStore, FileStore};
 use hookline_jobs::summarize::{self, DaySummary};
 use hookline_jobs::{Budget, archive, compact};
 use hookline_shared::clock::Clock;
+use hookline_shared::objects::{ArchiveStore, FileStore};
 use hookline_shared::redis::RedisConn;
 use hookline_shared::summary;
 use hookline_tests::{

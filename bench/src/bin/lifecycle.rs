@@ -123,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
         .send()
         .await
         .context("create the bucket")?;
-    let store = archive::S3Store::new(client, "bench", "hookline");
+    let store = hookline_shared::objects::S3Store::new(client, "bench", "hookline");
     let started = std::time::Instant::now();
     let archived = archive::archive(
         &config,

@@ -54,7 +54,7 @@ pub async fn replay(ctx: &Context, request: ReplayRequest) -> Result<(), CliErro
     }
     let config = &ctx.config;
     let keys = Keys::new(config.streams.prefix.clone());
-    let archive = hookline_jobs::archive::store_for(config)
+    let archive = hookline_shared::objects::store_for(config)
         .await
         .map_err(|why| ConfigError::at("lifecycle.archive", why.to_string()))?;
     let report = replay::replay(

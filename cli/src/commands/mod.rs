@@ -5,7 +5,9 @@
 
 pub mod admin;
 pub mod dlq;
+pub mod import;
 pub mod jobs;
+pub mod parity;
 pub mod stats;
 
 use std::path::PathBuf;

@@ -207,7 +207,7 @@ fn ratio(raw: u64, compressed: u64) -> Option<f64> {
 
 /// Objects in the archive dated yesterday or today (UTC), when an archive is configured.
 async fn cold_objects_last_day(config: &Config, now_ms: u64) -> Cold {
-    let store = match hookline_jobs::archive::store_for(config).await {
+    let store = match hookline_shared::objects::store_for(config).await {
         Ok(Some(store)) => store,
         Ok(None) => return Cold::NotConfigured,
         Err(why) => return Cold::Unavailable(format!("lifecycle.archive {why}")),

@@ -34,7 +34,7 @@ async fn main() -> ExitCode {
 /// Serves invocations with the shared router until the runtime stops; the client address
 /// (for `allow_ips`) is the function URL's `sourceIp`.
 async fn run(ctx: &Context) -> Result<(), lambda_http::Error> {
-    let state = IngestState::new(&ctx.config, &ctx.redis, ctx.clock.clone())?;
+    let state = IngestState::new(&ctx.config, &ctx.redis, ctx.clock.clone()).await?;
     let router = ingest::router(Arc::new(state));
     let app = tower::ServiceBuilder::new()
         .map_request(|mut request: Request| {

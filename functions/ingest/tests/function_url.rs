@@ -1,54 +1,16 @@
 //! The ingest Lambda binary, invoked through a local Runtime API with real function-URL
 //! events (payload format 2.0), against a real redis-server.
 
+mod common;
+
 use std::process::Stdio;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use common::{function_url_event, start_function};
 use hookline_tests::{LambdaRuntimeApi, RedisServer, github_headers, hmac_sha256_hex};
 use redis::Commands;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const SECRET: &str = "lambda-secret";
-
-/// A function-URL event as AWS sends it.
-fn function_url_event(
-    path: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    base64: bool,
-) -> Value {
-    let headers: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
-        .collect();
-    let body = if base64 {
-        B64.encode(body)
-    } else {
-        String::from_utf8(body.to_vec()).unwrap()
-    };
-    json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "abcdefghij",
-            "domainName": "abcdefghij.lambda-url.us-east-1.on.aws",
-            "domainPrefix": "abcdefghij",
-            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "test"},
-            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "24/Nov/2026:18:00:00 +0000",
-            "timeEpoch": 1795543200000u64
-        },
-        "body": body,
-        "isBase64Encoded": base64
-    })
-}
 
 /// Invokes the function with a function-URL event and returns its response.
 async fn invoke(
@@ -71,17 +33,7 @@ async fn the_function_answers_function_url_events_end_to_end() {
         "redis: {{url: \"{}\"}}\nsources:\n  github: {{provider: github, secrets: [\"{SECRET}\"]}}\n  slack: {{provider: slack, secrets: [\"{SECRET}\"]}}\n",
         redis.url()
     );
-    let mut function = tokio::process::Command::new(env!("CARGO_BIN_EXE_ingest"))
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "hookline-ingest")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("HOOKLINE_CONFIG_YAML", config)
-        .env_remove("HOOKLINE_CONFIG")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ingest binary runs");
+    let mut function = start_function(&api, &config, &[], Stdio::null());
 
     let body = br#"{"zen":"Design for failure.","repository":{"full_name":"octo/lambda"}}"#;
     let headers = github_headers(SECRET, "ping", "lambda-1", body);

@@ -6,15 +6,14 @@
 //! under the same keys) or the whole batch cold.
 
 pub mod object;
-pub mod store;
 
 use hookline_shared::config::{Config, WaitConfig};
+use hookline_shared::objects::{ArchiveStore, StoreError};
 use hookline_shared::redis::{RedisConn, segments};
 use hookline_shared::streams::Keys;
 use sha2::{Digest, Sha256};
 
 use crate::{Budget, JobError, segment};
-pub use store::{ArchiveStore, ArchiveUrlError, FileStore, S3Store, StoreError};
 
 /// Segments archived together (and deleted together).
 pub const BATCH: usize = 32;
@@ -51,21 +50,6 @@ pub enum ArchiveError {
 impl From<redis::RedisError> for ArchiveError {
     fn from(e: redis::RedisError) -> Self {
         Self::Job(e.into())
-    }
-}
-
-/// The store named by `lifecycle.archive`, if any.
-pub async fn store_for(config: &Config) -> Result<Option<Box<dyn ArchiveStore>>, ArchiveUrlError> {
-    let lifecycle = &config.lifecycle;
-    match lifecycle.archive.as_deref() {
-        None => Ok(None),
-        Some(url) if url.starts_with("s3://") => {
-            Ok(Some(Box::new(S3Store::from_url(url, &lifecycle.s3).await?)))
-        }
-        Some(url) => match url.strip_prefix("file://") {
-            Some(path) => Ok(Some(Box::new(FileStore::new(path)))),
-            None => Err(ArchiveUrlError),
-        },
     }
 }
 

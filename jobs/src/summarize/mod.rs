@@ -15,7 +15,7 @@ use hookline_shared::streams::Keys;
 use hookline_shared::summary::{self, DUPLICATES, EVENTS, FIRST, LAST};
 use serde::{Deserialize, Serialize};
 
-use crate::archive::{ArchiveStore, StoreError};
+use hookline_shared::objects::{ArchiveStore, StoreError};
 
 pub use hookline_shared::summary::{date, day_of, parse_date};
 

@@ -57,6 +57,8 @@ pub struct Schedule {
     pub summarize: String,
     /// Bloom filter generation swap.
     pub rotate_bloom: String,
+    /// SQS spool → Redis (only scheduled with `spool.sqs_queue_url`).
+    pub drain_spool: String,
 }
 
 impl Default for Schedule {
@@ -66,6 +68,7 @@ impl Default for Schedule {
             archive: "0 15 * * * *".into(),
             summarize: "0 5 0 * * *".into(),
             rotate_bloom: "0 0 0 * * *".into(),
+            drain_spool: "*/30 * * * * *".into(),
         }
     }
 }
@@ -101,6 +104,7 @@ impl LifecycleConfig {
             ("archive", &schedule.archive),
             ("summarize", &schedule.summarize),
             ("rotate_bloom", &schedule.rotate_bloom),
+            ("drain_spool", &schedule.drain_spool),
         ] {
             cron(expr).map_err(|why| {
                 ConfigError::at(format!("lifecycle.schedule.{key}"), why.to_string())

@@ -14,6 +14,7 @@ mod dedup;
 pub mod lifecycle;
 mod load;
 mod observability;
+mod outputs;
 mod redis;
 mod server;
 mod source;
@@ -32,6 +33,7 @@ pub use dedup::{BloomConfig, BloomShape, DedupConfig};
 pub use lifecycle::{LifecycleConfig, S3Config, Schedule};
 pub use load::{ConfigSource, from_env, load, parse};
 pub use observability::{LogFormat, ObservabilityConfig};
+pub use outputs::{OutputMode, OutputsConfig, SqsOutput};
 pub use redis::{DEFAULT_URL, RedisConfig, RedisMode, TlsFiles, WaitConfig};
 pub use server::{Cidr, ServerConfig};
 pub use source::SourceConfig;
@@ -92,6 +94,9 @@ pub struct Config {
     /// Where ingest keeps events while Redis cannot take them.
     #[serde(default)]
     pub spool: SpoolConfig,
+    /// Copies of appended events (the SQS mirror of a migration).
+    #[serde(default)]
+    pub outputs: OutputsConfig,
 }
 
 /// Stream naming and partitioning.
@@ -138,6 +143,7 @@ impl Config {
         self.redis.validate()?;
         self.server.validate()?;
         self.spool.validate()?;
+        self.outputs.validate()?;
         let prefix = &self.streams.prefix;
         if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.contains(char::is_whitespace)
         {
@@ -193,3 +199,21 @@ pub struct SourceLimits {
 
 #[cfg(test)]
 mod tests;
+
+/// An SQS queue URL: `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` (or `http://` for a
+/// local SQS-compatible server).
+fn check_queue_url(path: &str, text: &str) -> Result<(), ConfigError> {
+    let url = url::Url::parse(text)
+        .map_err(|e| ConfigError::at(path, format!("not a queue URL: {e}")))?;
+    let named = url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .is_some_and(|n| !n.is_empty());
+    if !matches!(url.scheme(), "https" | "http") || !named {
+        return Err(ConfigError::at(
+            path,
+            "must be a queue URL, e.g. https://sqs.us-east-1.amazonaws.com/123456789012/hookline",
+        ));
+    }
+    Ok(())
+}

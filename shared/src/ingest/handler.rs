@@ -18,7 +18,7 @@ use crate::dedup::{self, Appended, Unique};
 use crate::event::{Encoding, Event};
 use crate::metrics::{DEDUP_HITS, INGEST_DURATION, INGEST_REQUESTS, SPOOLED, UNKNOWN_SOURCE};
 use crate::providers::{Inbound, Inspection, SignedIdentity};
-use crate::spool::{DiskSpool, Spooled};
+use crate::spool::{Spool, Spooled};
 use crate::streams::partition_of;
 
 /// Handles one webhook and records its outcome in the metrics.
@@ -209,16 +209,18 @@ async fn append(
         window: src.limits.dedup_window,
         event,
     };
-    let Some(spool) = &state.spool else {
+    if state.spool.is_none() && state.mirror.is_none() {
         return answer(src, id, state.appender.append(partition, unique).await);
-    };
+    }
     // While the spool holds events, new ones queue behind them, so partitions drain in order.
-    if spool.depth() > 0 {
+    if let Some(spool) = &state.spool
+        && spool.depth() > 0
+    {
         return spooled(spool, src, Spooled { partition, unique }).await;
     }
     let kept = unique.clone();
-    match state.appender.append(partition, unique).await {
-        Err(error) => {
+    match (state.appender.append(partition, unique).await, &state.spool) {
+        (Err(error), Some(spool)) => {
             tracing::debug!(source = %src.name, %error, "append failed; spooling");
             let record = Spooled {
                 partition,
@@ -226,17 +228,18 @@ async fn append(
             };
             spooled(spool, src, record).await
         }
-        appended => answer(src, id, appended),
+        (appended, _) => {
+            if let (Ok(Appended::New { .. }), Some(mirror)) = (&appended, &state.mirror) {
+                mirror.copy(&kept.event).await;
+            }
+            answer(src, id, appended)
+        }
     }
 }
 
 /// Keeps `record` in the spool durably and answers `202` with `hookline-spooled: true`,
 /// or `503` when the spool cannot take it either.
-async fn spooled(
-    spool: &DiskSpool,
-    src: &Source,
-    record: Spooled,
-) -> Result<Response, IngestError> {
+async fn spooled(spool: &Spool, src: &Source, record: Spooled) -> Result<Response, IngestError> {
     let id = record.unique.event.id.hyphenated().to_string();
     match spool.put(&record).await {
         Ok(()) => {

@@ -29,10 +29,11 @@ pub use error::IngestError;
 use crate::clock::Clock;
 use crate::config::{Cidr, Config, ConfigError, SourceLimits};
 use crate::dedup::{AppendOptions, Appender};
+use crate::mirror::Mirror;
 use crate::providers::{self, Provider, ProviderKind};
 use crate::redis::Redis;
 use crate::secret::Secret;
-use crate::spool::DiskSpool;
+use crate::spool::Spool;
 use crate::streams::Keys;
 use ratelimit::SourceLimiter;
 
@@ -57,8 +58,10 @@ pub struct IngestState {
     limiter: Option<SourceLimiter>,
     /// `server.trusted_proxies`: peers whose `X-Forwarded-For` names the client.
     trusted_proxies: Vec<Cidr>,
-    /// `spool.path`: where events go while Redis cannot take them.
-    spool: Option<DiskSpool>,
+    /// `spool`: where events go while Redis cannot take them.
+    spool: Option<Spool>,
+    /// `outputs.sqs`: where appended events are copied.
+    mirror: Option<Mirror>,
 }
 
 /// A configured source, ready to verify requests.
@@ -86,7 +89,7 @@ pub struct PeerAddr(pub std::net::IpAddr);
 
 impl IngestState {
     /// Builds the state from a validated config, the process's Redis and the clock.
-    pub fn new(config: &Config, redis: &Redis, clock: Clock) -> Result<Self, ConfigError> {
+    pub async fn new(config: &Config, redis: &Redis, clock: Clock) -> Result<Self, ConfigError> {
         let mut sources = HashMap::with_capacity(config.sources.len());
         for (name, cfg) in &config.sources {
             let provider = providers::build(cfg.provider, cfg.hmac_options());
@@ -121,7 +124,9 @@ impl IngestState {
                 metrics::counter!(crate::metrics::INGEST_REQUESTS, "source" => name.clone(), "status" => status)
                     .increment(0);
             }
-            metrics::counter!(crate::metrics::SPOOLED, "source" => name.clone()).increment(0);
+            for counter in [crate::metrics::SPOOLED, crate::metrics::MIRROR_FAILURES] {
+                metrics::counter!(counter, "source" => name.clone()).increment(0);
+            }
             sources.insert(name.clone(), source);
         }
         for gauge in [
@@ -154,19 +159,19 @@ impl IngestState {
             )),
             limiter: config.server.rate_limit.map(SourceLimiter::new),
             trusted_proxies: config.server.trusted_proxies.clone(),
-            spool: match &config.spool.path {
-                Some(path) => Some(
-                    DiskSpool::open(path, config.spool.max_bytes.bytes())
-                        .map_err(|e| ConfigError::at("spool.path", e.to_string()))?,
-                ),
-                None => None,
-            },
+            spool: Spool::open(config).await?,
+            mirror: Mirror::open(config).await,
         })
     }
 
-    /// The disk spool, for the drainer.
-    pub fn spool(&self) -> Option<&DiskSpool> {
+    /// The spool, for the drainer.
+    pub fn spool(&self) -> Option<&Spool> {
         self.spool.as_ref()
+    }
+
+    /// The mirror, for the drainer.
+    pub fn mirror(&self) -> Option<&Mirror> {
+        self.mirror.as_ref()
     }
 }
 

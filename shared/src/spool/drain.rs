@@ -1,32 +1,85 @@
-//! The drainer: appends spooled events to Redis, oldest first, through the de-duplicating
-//! script, and removes each batch from the spool once Redis acknowledged it. It waits while
+//! Appending spooled records to Redis ([`Target`]), shared by both spools' drains, and the
+//! disk spool's [`Drainer`]: it appends the oldest records through the de-duplicating
+//! script and removes each batch from the spool once Redis acknowledged it. It waits while
 //! the spool is empty and backs off (up to 5 s) while Redis refuses, saying so once.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::DiskSpool;
+use super::{DiskSpool, Spooled};
 use crate::clock::Clock;
-use crate::dedup::{AppendOptions, Unique, append_unique};
+use crate::dedup::{AppendOptions, Appended, Unique, append_unique};
 use crate::metrics::{SPOOL_DRAINED, SPOOL_EVENTS, SPOOL_OLDEST_AGE};
+use crate::mirror::Mirror;
 use crate::redis::RedisConn;
 use crate::streams::Keys;
 
 /// Records taken per round.
 const BATCH: usize = 64;
 
-/// What the drainer appends with.
-pub struct Drainer {
-    /// The spool.
-    pub spool: DiskSpool,
-    /// Where events go.
+/// Where drained records go: Redis, and the mirror when `outputs.sqs` is set.
+pub struct Target {
+    /// The connection appends go through.
     pub conn: RedisConn,
     /// Key names.
     pub keys: Keys,
     /// The append's options (bloom, suspects, wait).
     pub options: AppendOptions,
-    /// Dates the duplicates the script counts.
+    /// `outputs.sqs`.
+    pub mirror: Option<Mirror>,
+}
+
+/// What appending a batch of records did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Moved {
+    /// Appended as new events.
+    pub new: u64,
+    /// Already in Redis (drained before, or repeats spooled meanwhile).
+    pub duplicates: u64,
+}
+
+impl Target {
+    /// Appends `records` (oldest first) in order, one partition's consecutive run per script
+    /// call; `now_ms` dates the duplicates the script counts. On an error, runs before the
+    /// failing one stay appended (a later drain answers them as duplicates).
+    pub async fn append(&mut self, records: &[&Spooled], now_ms: u64) -> Result<Moved, String> {
+        let mut moved = Moved::default();
+        for run in records.chunk_by(|a, b| a.partition == b.partition) {
+            let batch: Vec<&Unique> = run.iter().map(|r| &r.unique).collect();
+            let results = append_unique(
+                &mut self.conn,
+                &self.keys,
+                run[0].partition,
+                &batch,
+                &self.options,
+                now_ms,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            for (unique, appended) in batch.iter().zip(results) {
+                match appended {
+                    Appended::New { .. } => {
+                        moved.new += 1;
+                        if let Some(mirror) = &self.mirror {
+                            mirror.copy(&unique.event).await;
+                        }
+                    }
+                    _ => moved.duplicates += 1,
+                }
+            }
+        }
+        Ok(moved)
+    }
+}
+
+/// Drains a disk spool into a [`Target`] until shut down.
+pub struct Drainer {
+    /// The spool.
+    pub spool: DiskSpool,
+    /// Where records go.
+    pub target: Target,
+    /// Dates the duplicates the script counts, and the oldest record's age.
     pub clock: Clock,
 }
 
@@ -76,39 +129,12 @@ impl Drainer {
             .now_ms()
             .saturating_sub(oldest.unique.event.received_at_ms);
         metrics::gauge!(SPOOL_OLDEST_AGE).set(age as f64 / 1000.0);
-        // In order, one partition's consecutive run per script call.
-        let mut done = Vec::with_capacity(records.len());
-        let mut run: Vec<(u64, &Unique)> = Vec::new();
-        let mut partition = records[0].1.partition;
-        for (key, record) in &records {
-            if record.partition != partition {
-                self.append(partition, &run).await?;
-                done.extend(run.drain(..).map(|(k, _)| k));
-                partition = record.partition;
-            }
-            run.push((*key, &record.unique));
-        }
-        self.append(partition, &run).await?;
-        done.extend(run.drain(..).map(|(k, _)| k));
-        let moved = done.len();
-        self.spool.remove(done).await.map_err(|e| e.to_string())?;
+        let batch: Vec<&Spooled> = records.iter().map(|(_, r)| r).collect();
+        self.target.append(&batch, self.clock.now_ms()).await?;
+        let keys: Vec<u64> = records.iter().map(|(k, _)| *k).collect();
+        let moved = keys.len();
+        self.spool.remove(keys).await.map_err(|e| e.to_string())?;
         metrics::counter!(SPOOL_DRAINED).increment(moved as u64);
         Ok(moved)
-    }
-
-    async fn append(&mut self, partition: u16, run: &[(u64, &Unique)]) -> Result<(), String> {
-        let batch: Vec<&Unique> = run.iter().map(|(_, u)| *u).collect();
-        let now = self.clock.now_ms();
-        append_unique(
-            &mut self.conn,
-            &self.keys,
-            partition,
-            &batch,
-            &self.options,
-            now,
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
     }
 }
