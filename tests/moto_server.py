@@ -7,6 +7,7 @@ took 3 s per ReceiveMessage and 75 s to fill. The same value from ``time.time()`
 ~25x faster; nothing else about the server changes.
 """
 
+import threading
 import time
 
 import moto.core.utils as utils
@@ -15,9 +16,24 @@ import moto.sqs.models as sqs_models
 _datetime_unix_time = utils.unix_time
 
 
+_last = 0.0
+_clock = threading.Lock()
+
+
 def unix_time(dt=None):
-    """Seconds since the epoch of ``dt`` (naive UTC), or of now."""
-    return time.time() if dt is None else _datetime_unix_time(dt)
+    """Seconds since the epoch of ``dt`` (naive UTC), or of now.
+
+    Now strictly increases from call to call, as the slow original's did in practice: moto
+    makes a message visible again with ``visible_at = now`` and then asks ``now > visible_at``;
+    two ``time.time()`` readings within its float resolution are equal, the message would stay
+    "pending", and a later receive would then skip the rest of its FIFO group out of order.
+    """
+    global _last
+    if dt is not None:
+        return _datetime_unix_time(dt)
+    with _clock:  # moto_server serves each request on a thread of its own
+        _last = max(time.time(), _last + 1e-6)
+        return _last
 
 
 def unix_time_millis(dt=None):
