@@ -277,6 +277,9 @@ pub struct Scan<'a> {
     stale_rounds: u32,
 }
 
+/// Receives a scan tries before it gives up.
+const SCAN_TRIES: u64 = 3;
+
 impl<'a> Scan<'a> {
     /// A scan of `queue`.
     pub fn new(queue: &'a Queue, visibility: Duration) -> Self {
@@ -292,10 +295,7 @@ impl<'a> Scan<'a> {
     /// The next messages not handed out before; `None` at the end.
     pub async fn next(&mut self) -> Result<Option<Vec<Received>>, SqsError> {
         while self.stale_rounds < 3 {
-            let batch = self
-                .queue
-                .receive(10, Duration::from_secs(1), self.visibility)
-                .await?;
+            let batch = self.receive().await?;
             if batch.is_empty() {
                 return Ok(None);
             }
@@ -314,6 +314,27 @@ impl<'a> Scan<'a> {
             self.stale_rounds += 1;
         }
         Ok(None)
+    }
+
+    /// One receive, tried again after a pause when it fails (a busy queue or server may not
+    /// answer within the call timeout; what a failed call received reappears after the
+    /// visibility timeout and is read then).
+    async fn receive(&self) -> Result<Vec<Received>, SqsError> {
+        let mut tries = 1;
+        loop {
+            match self
+                .queue
+                .receive(10, Duration::from_secs(1), self.visibility)
+                .await
+            {
+                Err(e) if tries < SCAN_TRIES => {
+                    tracing::warn!(error = %e, "cannot read the queue; trying again");
+                    tokio::time::sleep(Duration::from_secs(tries)).await;
+                    tries += 1;
+                }
+                answer => return answer,
+            }
+        }
     }
 
     /// Makes every message handed out visible again now (so reading the queue does not hold
