@@ -175,6 +175,19 @@ enum JobCommand {
         #[arg(long, default_value = "14m", value_parser = parse_duration)]
         budget: Duration,
     },
+    /// Ask GitHub to redeliver what it failed to deliver to hookline and hookline did not
+    /// store (the hooks of `recover.github`), each failure once, at most max_attempts times.
+    RecoverGithub {
+        /// How far back to look (GitHub keeps deliveries for 3 days).
+        #[arg(long, default_value = "3d", value_parser = parse_duration)]
+        since: Duration,
+        /// List what would be asked for; ask for nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop after this long; the next run carries on.
+        #[arg(long, default_value = "14m", value_parser = parse_duration)]
+        budget: Duration,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,13 +225,24 @@ impl JobCommand {
             JobCommand::Summarize { date } => {
                 let yesterday = || hookline_jobs::summarize::day_of(clock.now_ms()) - 1;
                 let run = JobRun {
-                    job: JobName::Summarize,
                     day: Some(date.unwrap_or_else(yesterday)),
+                    ..JobRun::new(JobName::Summarize)
                 };
                 (run, default_budget)
             }
             JobCommand::RotateBloom => (JobRun::new(JobName::RotateBloom), default_budget),
             JobCommand::DrainSpool { budget } => (JobRun::new(JobName::DrainSpool), budget),
+            JobCommand::RecoverGithub {
+                since,
+                dry_run,
+                budget,
+            } => {
+                let run = JobRun {
+                    recover: hookline_jobs::recover_github::RecoverOptions { since, dry_run },
+                    ..JobRun::new(JobName::RecoverGithub)
+                };
+                (run, budget)
+            }
         }
     }
 }

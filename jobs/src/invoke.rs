@@ -103,7 +103,7 @@ fn parse(payload: Value) -> Result<JobRun, InvokeError> {
     };
     let request: JobRequest = serde_json::from_value(request).map_err(|e| {
         InvokeError::BadEvent(format!(
-            "{e}; expected {{\"job\": \"compact|archive|summarize|rotate-bloom\"}}"
+            "{e}; expected {{\"job\": \"compact|archive|summarize|rotate-bloom|drain-spool|recover-github\"}}"
         ))
     })?;
     let job: JobName = request
@@ -118,7 +118,10 @@ fn parse(payload: Value) -> Result<JobRun, InvokeError> {
         Some(_) => return Err(InvokeError::BadEvent("only summarize takes a date".into())),
         None => None,
     };
-    Ok(JobRun { job, day })
+    Ok(JobRun {
+        day,
+        ..JobRun::new(job)
+    })
 }
 
 /// Writes the run's metrics and the pipeline gauges as EMF lines.

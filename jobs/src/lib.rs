@@ -9,6 +9,7 @@
 //! - [`summarize`]: render a day's summaries from the counts kept as events flowed.
 //! - [`rotate`]: swap the bloom filters' generations.
 //! - [`drain_spool`]: the Lambda function's SQS spool → Redis.
+//! - [`recover_github`]: ask GitHub to redeliver the deliveries it failed and hookline missed.
 //! - [`replay`]: re-append a time range from the hot, warm and cold tiers.
 //! - [`run`]: one entry point for every job, and the metrics of a run.
 //! - [`invoke`] and [`emf`]: a scheduled Lambda invocation and its CloudWatch metrics.
@@ -22,6 +23,7 @@ pub mod emf;
 pub mod gauges;
 pub mod invoke;
 pub mod lock;
+pub mod recover_github;
 pub mod replay;
 pub mod rotate;
 pub mod run;

@@ -15,6 +15,7 @@ use hookline_shared::objects::{self, ArchiveUrlError};
 
 use crate::archive::{self, ArchiveError};
 use crate::drain_spool::{self, DrainError};
+use crate::recover_github::{self, RecoverError, RecoverOptions};
 use crate::summarize::{self, SummaryError};
 use crate::{Budget, JobError, compact, rotate};
 
@@ -31,25 +32,31 @@ pub enum JobName {
     RotateBloom,
     /// SQS spool → Redis.
     DrainSpool,
+    /// Failed GitHub deliveries → redelivery requests.
+    RecoverGithub,
 }
 
 impl JobName {
     /// Every job, in the order a scheduler lists them.
-    pub const ALL: [JobName; 5] = [
+    pub const ALL: [JobName; 6] = [
         JobName::Compact,
         JobName::Archive,
         JobName::Summarize,
         JobName::RotateBloom,
         JobName::DrainSpool,
+        JobName::RecoverGithub,
     ];
 
     /// The jobs `config` gives work to, which a scheduler runs: every job, but `drain-spool`
-    /// only with `spool.sqs_queue_url`.
+    /// only with `spool.sqs_queue_url` and `recover-github` only with `recover.github`.
     pub fn scheduled(config: &Config) -> Vec<JobName> {
-        let spool = config.spool.sqs_queue_url.is_some();
         Self::ALL
             .into_iter()
-            .filter(|job| *job != JobName::DrainSpool || spool)
+            .filter(|job| match job {
+                JobName::DrainSpool => config.spool.sqs_queue_url.is_some(),
+                JobName::RecoverGithub => !config.recover.github.is_empty(),
+                _ => true,
+            })
             .collect()
     }
 
@@ -61,6 +68,7 @@ impl JobName {
             JobName::Summarize => "summarize",
             JobName::RotateBloom => "rotate-bloom",
             JobName::DrainSpool => "drain-spool",
+            JobName::RecoverGithub => "recover-github",
         }
     }
 
@@ -73,6 +81,7 @@ impl JobName {
             JobName::Summarize => &schedule.summarize,
             JobName::RotateBloom => &schedule.rotate_bloom,
             JobName::DrainSpool => &schedule.drain_spool,
+            JobName::RecoverGithub => &schedule.recover_github,
         }
     }
 }
@@ -85,7 +94,9 @@ impl fmt::Display for JobName {
 
 /// A job name that is none of [`JobName::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown job {0:?}: expected compact, archive, summarize, rotate-bloom or drain-spool")]
+#[error(
+    "unknown job {0:?}: expected compact, archive, summarize, rotate-bloom, drain-spool or recover-github"
+)]
 pub struct UnknownJob(pub String);
 
 impl FromStr for JobName {
@@ -107,12 +118,18 @@ pub struct JobRun {
     /// For `summarize`: the UTC day as days since the epoch; by default yesterday (for late
     /// events) and today (partial).
     pub day: Option<i64>,
+    /// For `recover-github`: how far back, and whether only to list.
+    pub recover: RecoverOptions,
 }
 
 impl JobRun {
     /// `job` with its default options.
     pub fn new(job: JobName) -> Self {
-        Self { job, day: None }
+        Self {
+            job,
+            day: None,
+            recover: RecoverOptions::default(),
+        }
     }
 }
 
@@ -134,6 +151,9 @@ pub enum RunError {
     /// Draining the SQS spool stopped.
     #[error(transparent)]
     Drain(#[from] DrainError),
+    /// Recovering failed GitHub deliveries failed.
+    #[error(transparent)]
+    Recover(#[from] RecoverError),
 }
 
 /// Runs one job to completion or until `budget` is spent; returns a one-line report.
@@ -224,6 +244,25 @@ pub async fn run(
                 line.push_str("; budget spent, the next run carries on");
             }
             line
+        }
+        JobName::RecoverGithub => {
+            if config.recover.github.is_empty() {
+                return Ok("recover.github is not set: nothing to recover".into());
+            }
+            let reports =
+                recover_github::recover_github(config, conn, run.recover, budget, now_ms).await?;
+            let mut lines: Vec<String> = reports.iter().map(ToString::to_string).collect();
+            if run.recover.dry_run {
+                for report in &reports {
+                    lines.extend(report.asked.iter().map(|f| {
+                        format!(
+                            "would ask: {} {} (delivery {}, {})",
+                            report.hook, f.guid, f.delivery, f.event
+                        )
+                    }));
+                }
+            }
+            lines.join("\n")
         }
     };
     Ok(line)

@@ -69,6 +69,9 @@ pub async fn run(
     for tier in ["warm", "cold"] {
         metrics::counter!(names::LIFECYCLE_BYTES, "tier" => tier).increment(0);
     }
+    for outcome in ["requested", "refused"] {
+        metrics::counter!(names::RECOVER_REDELIVERIES, "outcome" => outcome).increment(0);
+    }
     state.refresh_gauges().await;
     let crons: Vec<(JobName, Cron)> = scheduled
         .iter()

@@ -53,6 +53,11 @@ pub const SPOOL_OLDEST_AGE: &str = "hookline_spool_oldest_age_seconds";
 pub const SPOOL_DRAINED: &str = "hookline_spool_drained_total";
 /// Counter of appended events the SQS mirror (`outputs.sqs`) could not send, by source.
 pub const MIRROR_FAILURES: &str = "hookline_mirror_failures_total";
+/// Counter of GitHub redeliveries `recover-github` asked for, by outcome (`requested`: GitHub
+/// answered 202; `refused`: any other answer).
+pub const RECOVER_REDELIVERIES: &str = "hookline_recover_redeliveries_total";
+/// Gauge: failed GitHub delivery guids hookline has not stored, found by the last run, by hook.
+pub const RECOVER_FAILED_GUIDS: &str = "hookline_recover_failed_guids";
 
 /// Label value used for requests to unconfigured sources, so that arbitrary URL paths cannot
 /// create unbounded label sets.

@@ -97,6 +97,18 @@ impl Keys {
         format!("{}:job-runs", self.prefix)
     }
 
+    /// `{prefix}:recover:{HOOK}:checkpoint`: the newest delivery time (ms) the last complete
+    /// `recover-github` run of a hook looked at.
+    pub fn recover_checkpoint(&self, hook: &str) -> String {
+        format!("{}:recover:{{{hook}}}:checkpoint", self.prefix)
+    }
+
+    /// `{prefix}:recover:{HOOK}:guid:{GUID}`: how often a redelivery of a delivery's guid was
+    /// asked for, and for which failed delivery last (kept while GitHub keeps deliveries).
+    pub fn recover_guid(&self, hook: &str, guid: &str) -> String {
+        format!("{}:recover:{{{hook}}}:guid:{guid}", self.prefix)
+    }
+
     /// `{prefix}:dedup:{N}:{identity}`: a short-window identity, set with a TTL.
     pub fn dedup(&self, partition: u16, identity: &str) -> String {
         format!("{}:dedup:{{{partition}}}:{identity}", self.prefix)

@@ -8,6 +8,7 @@
 
 mod cluster;
 mod entries;
+mod github;
 mod ingest;
 mod lambda;
 mod moto;
@@ -21,6 +22,7 @@ mod wait;
 
 pub use cluster::RedisCluster;
 pub use entries::{STREAM, TEST_WHSEC, append_entries, append_entry, consumer_yaml, pending};
+pub use github::{FAKE_HOOK, FakeDelivery, FakeGitHub, Scripted};
 pub use ingest::{HttpClient, Reply, TestIngest, test_config};
 pub use lambda::LambdaRuntimeApi;
 pub use moto::MotoServer;

@@ -59,6 +59,8 @@ pub struct Schedule {
     pub rotate_bloom: String,
     /// SQS spool → Redis (only scheduled with `spool.sqs_queue_url`).
     pub drain_spool: String,
+    /// Failed GitHub deliveries → redelivery requests (only scheduled with `recover.github`).
+    pub recover_github: String,
 }
 
 impl Default for Schedule {
@@ -69,6 +71,7 @@ impl Default for Schedule {
             summarize: "0 5 0 * * *".into(),
             rotate_bloom: "0 0 0 * * *".into(),
             drain_spool: "*/30 * * * * *".into(),
+            recover_github: "0 */15 * * * *".into(),
         }
     }
 }
@@ -105,6 +108,7 @@ impl LifecycleConfig {
             ("summarize", &schedule.summarize),
             ("rotate_bloom", &schedule.rotate_bloom),
             ("drain_spool", &schedule.drain_spool),
+            ("recover_github", &schedule.recover_github),
         ] {
             cron(expr).map_err(|why| {
                 ConfigError::at(format!("lifecycle.schedule.{key}"), why.to_string())

@@ -15,6 +15,7 @@ pub mod lifecycle;
 mod load;
 mod observability;
 mod outputs;
+mod recover;
 mod redis;
 mod server;
 mod source;
@@ -34,6 +35,7 @@ pub use lifecycle::{LifecycleConfig, S3Config, Schedule};
 pub use load::{ConfigSource, from_env, load, parse};
 pub use observability::{LogFormat, ObservabilityConfig};
 pub use outputs::{OutputMode, OutputsConfig, SqsOutput};
+pub use recover::{GithubHook, RecoverConfig};
 pub use redis::{DEFAULT_URL, RedisConfig, RedisMode, TlsFiles, WaitConfig};
 pub use server::{Cidr, ServerConfig};
 pub use source::SourceConfig;
@@ -97,6 +99,9 @@ pub struct Config {
     /// Copies of appended events (the SQS mirror of a migration).
     #[serde(default)]
     pub outputs: OutputsConfig,
+    /// Senders asked to redeliver what hookline missed (`job recover-github`).
+    #[serde(default)]
+    pub recover: RecoverConfig,
 }
 
 /// Stream naming and partitioning.
@@ -164,6 +169,7 @@ impl Config {
         let names: Vec<&str> = self.sources.keys().map(String::as_str).collect();
         self.consumer.validate(&names)?;
         self.lifecycle.validate()?;
+        self.recover.validate(&self.sources)?;
         self.dedup.validate()
     }
 

@@ -233,6 +233,22 @@ fn refusals_name_the_key_path() {
         ),
         ("sources: [1, 2]\n", "sources: invalid type"),
         ("redis: {url: [}\n", "config: not valid YAML"),
+        (
+            "sources: {gh: {provider: github, secrets: [s]}}\nrecover: {github: [{hook: repos/o/hooks/1, token: t, source: gh}]}\n",
+            "recover.github[0].hook: must be repos/OWNER/REPO/hooks/ID",
+        ),
+        (
+            "sources: {gh: {provider: github, secrets: [s]}}\nrecover: {github: [{hook: app, token: t, source: gh}]}\n",
+            "recover.github[0].app_id: hook: app needs app_id and private_key",
+        ),
+        (
+            "sources: {gh: {provider: github, secrets: [s]}}\nrecover: {github: [{hook: orgs/o/hooks/1, source: gh}]}\n",
+            "recover.github[0].token: a repository or organization hook needs token",
+        ),
+        (
+            "sources: {st: {provider: stripe, secrets: [s]}}\nrecover: {github: [{hook: orgs/o/hooks/1, token: t, source: st}]}\n",
+            "recover.github[0].source: source \"st\" is not a github source",
+        ),
     ];
     for (yaml, expected) in cases {
         let error = error_of(yaml);

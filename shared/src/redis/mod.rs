@@ -37,6 +37,7 @@ pub mod error;
 pub mod groups;
 pub mod jobs;
 pub mod master;
+pub mod recover;
 mod script;
 pub mod segments;
 pub mod server;
