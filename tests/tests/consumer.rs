@@ -399,3 +399,105 @@ consumer:
         "{groups:?}"
     );
 }
+
+/// A server that answers every request with a 302 to `to`.
+async fn redirecting_to(to: String) -> (String, tokio::task::JoinHandle<()>) {
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let to = to.clone();
+            async move { (StatusCode::FOUND, [("location", to)]) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
+}
+
+/// A server that counts every request, whatever its method and path.
+async fn counting() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    let app = axum::Router::new().fallback(move || {
+        count.fetch_add(1, Ordering::SeqCst);
+        async { StatusCode::OK }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/login", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_redirect_is_a_failed_attempt_and_never_followed() {
+    let redis = RedisServer::start();
+    let (elsewhere, seen) = counting().await;
+    let (url, server) = redirecting_to(elsewhere).await;
+    let yaml = consumer_yaml(
+        &redis,
+        &url,
+        "      max_retries: 1\n      shutdown_grace: 2s",
+    );
+    append(&redis, "evt-redirected", r#"{"secret":"payload"}"#);
+    let (stop, task) = start(config::parse(&yaml, |_| None).unwrap());
+    let mut conn = redis.connection();
+    wait_until("a dead letter", Duration::from_secs(20), || {
+        let len: usize = conn.xlen("hookline:dlq:{0}").unwrap();
+        async move { (len == 1).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    server.abort();
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the redirect's target got no request: no GET whose 200 would acknowledge, no payload"
+    );
+    let dlq: redis::streams::StreamRangeReply = conn.xrange_all("hookline:dlq:{0}").unwrap();
+    let error: String = dlq.ids[0].get("error").unwrap();
+    assert!(error.contains("302"), "{error}");
+}
+
+#[tokio::test]
+async fn deliveries_signed_with_two_keys_verify_under_either() {
+    const OLD: &str = TEST_WHSEC;
+    const NEW: &str = "whsec_bmV3LWtleS1mb3Itcm90YXRpb24tdGVzdHMhIQ==";
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
+    let yaml = consumer_yaml(&redis, &receiver.url(), "      shutdown_grace: 2s").replace(
+        &format!("secret: \"{TEST_WHSEC}\""),
+        &format!("secrets: [\"{NEW}\", \"{OLD}\"]"),
+    );
+    append(&redis, "evt-rotated", r#"{"n":2}"#);
+    let (stop, task) = start(config::parse(&yaml, |_| None).unwrap());
+    wait_until("delivered", Duration::from_secs(20), || {
+        let n = receiver.calls().len();
+        async move { (n == 1).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    let call = &receiver.calls()[0];
+    let inbound = Inbound {
+        headers: &call.headers,
+        body: &call.body,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let standard = providers::build(ProviderKind::Standard, None);
+    for whsec in [OLD, NEW] {
+        let key = standard.signing_key(whsec).unwrap();
+        standard
+            .verify(&inbound, &[key], now, Duration::from_secs(300))
+            .unwrap_or_else(|e| panic!("a receiver holding only {whsec}: {e}"));
+    }
+}

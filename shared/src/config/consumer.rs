@@ -121,7 +121,12 @@ pub enum SinkConfig {
         /// The destination URL.
         url: String,
         /// `whsec_...` Standard Webhooks signing key.
-        secret: Secret<str>,
+        #[serde(default)]
+        secret: Option<Secret<str>>,
+        /// Several keys instead, each signing every delivery (the receiver rotates with
+        /// overlap: it accepts either while it moves from the old key to the new).
+        #[serde(default)]
+        secrets: Vec<Secret<str>>,
         /// How long one delivery may take.
         #[serde(default = "defaults::sink_timeout")]
         timeout: Duration,
@@ -253,6 +258,7 @@ impl GroupConfig {
             SinkConfig::Http {
                 url,
                 secret,
+                secrets,
                 timeout,
             } => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -261,9 +267,31 @@ impl GroupConfig {
                         "must be an http:// or https:// URL",
                     ));
                 }
-                crate::providers::build(crate::providers::ProviderKind::Standard, None)
-                    .signing_key(secret.expose())
-                    .map_err(|why| ConfigError::at(format!("{at}.sink.secret"), why.to_string()))?;
+                let keys: Vec<(String, &Secret<str>)> = match (secret, secrets.as_slice()) {
+                    (Some(one), []) => vec![(format!("{at}.sink.secret"), one)],
+                    (None, [_, ..]) => secrets
+                        .iter()
+                        .enumerate()
+                        .map(|(i, key)| (format!("{at}.sink.secrets[{i}]"), key))
+                        .collect(),
+                    (None, []) => {
+                        return Err(ConfigError::at(
+                            format!("{at}.sink.secret"),
+                            "is required (or secrets: a list of keys)",
+                        ));
+                    }
+                    (Some(_), [_, ..]) => {
+                        return Err(ConfigError::at(
+                            format!("{at}.sink.secrets"),
+                            "set secret or secrets, not both",
+                        ));
+                    }
+                };
+                for (path, key) in keys {
+                    crate::providers::build(crate::providers::ProviderKind::Standard, None)
+                        .signing_key(key.expose())
+                        .map_err(|why| ConfigError::at(path, why.to_string()))?;
+                }
                 let least = timeout.get() + CLAIM_MARGIN;
                 if self.claim_idle.get() <= least {
                     return Err(ConfigError::at(

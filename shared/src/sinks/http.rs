@@ -1,6 +1,9 @@
 //! The `http` sink: POSTs the original payload bytes and content type, signed with Standard
-//! Webhooks headers (`webhook-id` is the event id, so receivers can de-duplicate), plus
-//! `hookline-source` and `hookline-event-type`. Any 2xx is success.
+//! Webhooks headers (`webhook-id` is the event id, so receivers can de-duplicate; one
+//! signature per key in `webhook-signature`, space-separated), plus `hookline-source` and
+//! `hookline-event-type`. Any 2xx is success. Redirects are never followed: a 3xx is a failed
+//! attempt, so a redirect to a login page or another host neither acknowledges an event nor
+//! sends its payload and signature elsewhere.
 
 use std::time::Duration;
 
@@ -19,7 +22,7 @@ use crate::secret::Secret;
 #[derive(Debug)]
 pub struct HttpSink {
     url: String,
-    key: Secret,
+    keys: Vec<Secret>,
     client: reqwest::Client,
     breaker: Option<Breaker>,
     /// Dates the signatures (`webhook-timestamp`).
@@ -27,19 +30,26 @@ pub struct HttpSink {
 }
 
 impl HttpSink {
-    /// A sink posting to `url`, signing with the `whsec_` `secret`, giving up after `timeout`,
-    /// not calling while `breaker` (if any) is open.
+    /// A sink posting to `url`, signing with each of the `whsec_` `secrets`, giving up after
+    /// `timeout`, not calling while `breaker` (if any) is open.
     pub fn new(
         url: &str,
-        secret: &str,
+        secrets: &[&str],
         timeout: Duration,
         breaker: Option<Breaker>,
     ) -> Result<Self, BuildError> {
-        let key = providers::build(ProviderKind::Standard, None).signing_key(secret)?;
-        let client = reqwest::Client::builder().timeout(timeout).build()?;
+        let standard = providers::build(ProviderKind::Standard, None);
+        let keys = secrets
+            .iter()
+            .map(|secret| standard.signing_key(secret))
+            .collect::<Result<_, _>>()?;
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         Ok(Self {
             url: url.to_owned(),
-            key,
+            keys,
             client,
             breaker,
             clock: Clock::system(),
@@ -51,13 +61,21 @@ impl HttpSink {
         Self { clock, ..self }
     }
 
-    /// The Standard Webhooks signature of `body` for message `id` at `timestamp`.
+    /// The Standard Webhooks signatures of `body` for message `id` at `timestamp`, one per
+    /// key, space-separated.
     pub fn sign(&self, id: &str, timestamp: u64, body: &[u8]) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(self.key.expose()).expect("HMAC takes any key length");
-        mac.update(format!("{id}.{timestamp}.").as_bytes());
-        mac.update(body);
-        format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
+        let signatures: Vec<String> = self
+            .keys
+            .iter()
+            .map(|key| {
+                let mut mac = Hmac::<Sha256>::new_from_slice(key.expose())
+                    .expect("HMAC takes any key length");
+                mac.update(format!("{id}.{timestamp}.").as_bytes());
+                mac.update(body);
+                format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
+            })
+            .collect();
+        signatures.join(" ")
     }
 
     async fn post(&self, event: &StoredEvent) -> Result<(), SinkError> {
@@ -68,25 +86,30 @@ impl HttpSink {
             "" => "application/octet-stream",
             other => other,
         };
-        let response = self
+        let mut request = self
             .client
             .post(&self.url)
-            .header("content-type", content_type)
-            .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", self.sign(id, timestamp, &body))
-            .header("hookline-source", event.text("source"))
-            .header("hookline-event-type", event.text("event_type"))
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    SinkError::Timeout
-                } else {
-                    SinkError::Failed(e.without_url().to_string())
-                }
-            })?;
+            .header("webhook-signature", self.sign(id, timestamp, &body));
+        // Values that come from event data: one that is not a valid header value (control
+        // characters) is left out, never turned into a local error that feeds the breaker.
+        for (name, value) in [
+            ("content-type", content_type),
+            ("webhook-id", id),
+            ("hookline-source", event.text("source")),
+            ("hookline-event-type", event.text("event_type")),
+        ] {
+            if let Ok(value) = reqwest::header::HeaderValue::from_str(value) {
+                request = request.header(name, value);
+            }
+        }
+        let response = request.body(body).send().await.map_err(|e| {
+            if e.is_timeout() {
+                SinkError::Timeout
+            } else {
+                SinkError::Failed(e.without_url().to_string())
+            }
+        })?;
         let status = response.status();
         if status.is_success() {
             Ok(())

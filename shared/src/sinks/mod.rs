@@ -81,13 +81,15 @@ pub fn build(
         SinkConfig::Http {
             url,
             secret,
+            secrets,
             timeout,
         } => {
             let destination = destination(url)?;
             let probe_lease = timeout.get() + Duration::from_secs(1);
             let key = keys.breaker(&destination);
             let breaker = Breaker::new(conn.clone(), key, destination, breaker, probe_lease);
-            let sink = HttpSink::new(url, secret.expose(), timeout.get(), Some(breaker))?;
+            let keys: Vec<&str> = secret.iter().chain(secrets).map(|k| k.expose()).collect();
+            let sink = HttpSink::new(url, &keys, timeout.get(), Some(breaker))?;
             Arc::new(sink.with_clock(clock.clone()))
         }
         SinkConfig::Stream { routes } => Arc::new(StreamSink::new(routes.clone(), conn.clone())),
