@@ -1,5 +1,7 @@
 //! Lifecycle jobs as processes: `hookline job compact` killed with SIGKILL at several points
-//! and run again neither loses nor doubles an event.
+//! and run again neither loses nor doubles an event. No consumer reads these streams (the
+//! tests write what the jobs move), so their configs require no group before compaction
+//! (`consumer: {summaries: false}`).
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -125,7 +127,7 @@ async fn compact_killed_at_several_points_loses_and_doubles_nothing() {
     let originals: HashSet<String> = originals.into_iter().collect();
     let mut config = tempfile::NamedTempFile::new().unwrap();
     // Everything is old enough at once; no consumer group holds anything back.
-    write!(config, "redis: {{url: \"{}\"}}\nlifecycle: {{hot: 1ms, warm: 1h}}\nobservability: {{log_level: warn}}\n", redis.url()).unwrap();
+    write!(config, "redis: {{url: \"{}\"}}\nconsumer: {{summaries: false}}\nlifecycle: {{hot: 1ms, warm: 1h}}\nobservability: {{log_level: warn}}\n", redis.url()).unwrap();
     let run = || {
         Command::new(env!("CARGO_BIN_EXE_hookline"))
             .args(["job", "compact", "--config"])
@@ -183,7 +185,7 @@ async fn archive_killed_mid_run_and_run_again_archives_every_event_once() {
     let mut config = tempfile::NamedTempFile::new().unwrap();
     write!(
         config,
-        "redis: {{url: \"{}\"}}\nlifecycle: {{hot: 1ms, warm: 2ms, archive: \"file://{}\"}}\nobservability: {{log_level: warn}}\n",
+        "redis: {{url: \"{}\"}}\nconsumer: {{summaries: false}}\nlifecycle: {{hot: 1ms, warm: 2ms, archive: \"file://{}\"}}\nobservability: {{log_level: warn}}\n",
         redis.url(),
         archive.path().display()
     )
@@ -255,7 +257,7 @@ async fn job_archive_to_s3_succeeds_and_an_outage_exits_1_keeping_everything_war
     let mut config = tempfile::NamedTempFile::new().unwrap();
     write!(
         config,
-        "redis: {{url: \"{}\"}}\nlifecycle:\n  hot: 1ms\n  warm: 2ms\n  archive: s3://archive/hookline\n  s3: {{endpoint: \"{}\", region: us-east-1, force_path_style: true}}\nobservability: {{log_level: warn}}\n",
+        "redis: {{url: \"{}\"}}\nconsumer: {{summaries: false}}\nlifecycle:\n  hot: 1ms\n  warm: 2ms\n  archive: s3://archive/hookline\n  s3: {{endpoint: \"{}\", region: us-east-1, force_path_style: true}}\nobservability: {{log_level: warn}}\n",
         redis.url(),
         moto.endpoint()
     )

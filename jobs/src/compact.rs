@@ -2,13 +2,16 @@
 //! (`lifecycle.hot`) and that every consumer group has acknowledged — delivered and not
 //! pending — is packed into zstd segments of consecutive entries and removed from the stream
 //! in one atomic script per segment (`compact.lua`). An old entry that some group has not
-//! acknowledged stays hot, and so does everything after it.
+//! acknowledged stays hot, and so does everything after it. A partition where one of the
+//! required groups ([`Config::required_groups`]) does not exist yet is not compacted at all:
+//! nobody has read its events yet, however old they are (`hookline_compaction_blocked`).
 //!
 //! Because only fully read entries are trimmed, `XINFO GROUPS` lag stays a number.
 
 use hookline_shared::config::{Config, WaitConfig};
+use hookline_shared::redis::groups::{self, GroupStats};
 use hookline_shared::redis::segments::{self, NewSegment};
-use hookline_shared::redis::{RedisConn, groups, streams};
+use hookline_shared::redis::{RedisConn, streams};
 use hookline_shared::streams::Keys;
 
 use crate::{Budget, JobError, segment};
@@ -29,6 +32,8 @@ pub struct CompactReport {
     pub warm_bytes: u64,
     /// Whether the run stopped because its budget was spent (the next run carries on).
     pub budget_spent: bool,
+    /// Partitions left hot because required groups do not exist there yet, with those groups.
+    pub blocked: Vec<(u16, Vec<String>)>,
 }
 
 /// A stream entry id.
@@ -58,9 +63,26 @@ pub async fn compact(
     let cutoff = now_ms.saturating_sub(config.lifecycle.hot.get().as_millis() as u64);
     let mut report = CompactReport::default();
     let wait = config.redis.wait;
+    let required = config.required_groups();
     for partition in 0..config.streams.partitions {
-        let run = (cutoff, 0);
-        compact_partition(conn, (&keys, partition, wait), run, budget, &mut report).await?;
+        let stream = keys.events(partition);
+        let groups = groups::info(conn, &stream).await?;
+        let missing: Vec<String> = required
+            .iter()
+            .filter(|r| !groups.iter().any(|g| &g.name == *r))
+            .cloned()
+            .collect();
+        let blocked = metrics::gauge!(hookline_shared::metrics::COMPACTION_BLOCKED,
+            "partition" => partition.to_string(), "reason" => "missing_group");
+        if !missing.is_empty() {
+            blocked.set(1.0);
+            tracing::warn!(partition, groups = %missing.join(", "), "not compacting: required consumer group(s) do not exist on this partition yet, so its events may be unread");
+            report.blocked.push((partition, missing));
+            continue;
+        }
+        blocked.set(0.0);
+        let bound = keep_from(conn, &stream, &groups, (cutoff, 0)).await?;
+        compact_partition(conn, (&keys, partition, wait), bound, budget, &mut report).await?;
         if budget.spent() {
             report.budget_spent = true;
             break;
@@ -69,11 +91,16 @@ pub async fn compact(
     Ok(report)
 }
 
-/// The first id that must stay hot: the age cutoff, or an entry some group has not
+/// The first id that must stay hot: the age cutoff, or an entry one of `groups` has not
 /// acknowledged, whichever comes first.
-async fn keep_from(conn: &mut RedisConn, stream: &str, cutoff: Id) -> Result<Id, JobError> {
+async fn keep_from(
+    conn: &mut RedisConn,
+    stream: &str,
+    groups: &[GroupStats],
+    cutoff: Id,
+) -> Result<Id, JobError> {
     let mut bound = cutoff;
-    for group in groups::info(conn, stream).await? {
+    for group in groups {
         let first_unacked = match groups::first_pending(conn, stream, &group.name).await? {
             Some(min) => parse_id(&min)?,
             None => {
@@ -86,15 +113,15 @@ async fn keep_from(conn: &mut RedisConn, stream: &str, cutoff: Id) -> Result<Id,
     Ok(bound)
 }
 
+/// Moves the partition's entries before `bound` to the warm tier.
 async fn compact_partition(
     conn: &mut RedisConn,
     (keys, partition, wait): (&Keys, u16, Option<WaitConfig>),
-    cutoff: Id,
+    bound: Id,
     budget: Budget,
     report: &mut CompactReport,
 ) -> Result<(), JobError> {
     let stream = keys.events(partition);
-    let bound = keep_from(conn, &stream, cutoff).await?;
     while !budget.spent() {
         let end = format!("({}", format_id(bound));
         let entries = streams::range(conn, &stream, "-", &end, Some(SEGMENT_ENTRIES)).await?;

@@ -178,6 +178,12 @@ pub async fn run(
                     r.raw_bytes, r.warm_bytes
                 ));
             }
+            for (partition, groups) in &r.blocked {
+                line.push_str(&format!(
+                    "; partition {partition} stays hot: group(s) {} do not exist there yet",
+                    groups.join(", ")
+                ));
+            }
             if r.budget_spent {
                 line.push_str("; budget spent, the next run carries on");
             }

@@ -168,3 +168,62 @@ async fn entries_a_group_has_not_read_stay_hot_and_its_lag_stays_known() {
     let infos = groups::info(&mut conn, STREAM).await.unwrap();
     assert_eq!(infos[0].lag, Some(2), "XINFO GROUPS lag stays a number");
 }
+
+#[tokio::test]
+async fn nothing_leaves_the_hot_tier_before_every_required_group_exists_and_has_read_it() {
+    use hookline_tests::{Receiver, consumer_yaml, wait_until};
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(|_| (reqwest::StatusCode::OK, Duration::ZERO)).await;
+    // A delivery group and (by default) the summary group; no consumer runs yet.
+    let yaml = consumer_yaml(&redis, &receiver.url(), "      shutdown_grace: 2s")
+        + "lifecycle: {hot: 1s, warm: 1h}\n";
+    let config = hookline_shared::config::parse(&yaml, |_| None).unwrap();
+    assert_eq!(config.required_groups(), ["app", "hookline-summaries"]);
+    let mut conn = hookline_shared::redis::RedisConn::open(&config.redis).unwrap();
+    let corpus: Vec<_> = github_corpus().into_iter().take(20).collect();
+    let now = now_ms();
+    append_spaced(&redis, now - 10_000, 1, &corpus);
+    let budget = || Budget::new(Duration::from_secs(30));
+
+    let report = compact::compact(&config, &mut conn, now_ms() + 2_000, budget())
+        .await
+        .unwrap();
+    assert_eq!(report.entries, 0, "nothing is compacted before it is read");
+    assert_eq!(
+        report.blocked,
+        [(0, vec!["app".to_owned(), "hookline-summaries".to_owned()])]
+    );
+    assert_eq!(entries::length(&mut conn, STREAM).await.unwrap(), 20);
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    let consumer = {
+        let (config, stop) = (config.clone(), stop.clone());
+        tokio::spawn(async move {
+            let ctx = hookline_shared::Context::new(config).unwrap();
+            hookline_shared::consumer::run_with_summaries(&ctx, "late-consumer", stop)
+                .await
+                .unwrap();
+        })
+    };
+    wait_until(
+        "every event delivered and counted",
+        Duration::from_secs(30),
+        || {
+            let (delivered, mut conn) = (receiver.calls().len(), conn.clone());
+            async move {
+                let groups = groups::info(&mut conn, STREAM).await.ok()?;
+                let read = |g: &groups::GroupStats| g.pending == 0 && g.lag == Some(0);
+                (delivered == 20 && groups.len() == 2 && groups.iter().all(read)).then_some(())
+            }
+        },
+    )
+    .await;
+    let report = compact::compact(&config, &mut conn, now_ms() + 2_000, budget())
+        .await
+        .unwrap();
+    stop.cancel();
+    consumer.await.unwrap();
+    assert!(report.blocked.is_empty());
+    assert_eq!(report.entries, 20, "read by every group, now they move");
+    assert_eq!(warm_entries(&redis).len(), 20);
+}

@@ -58,6 +58,9 @@ pub const MIRROR_FAILURES: &str = "hookline_mirror_failures_total";
 pub const RECOVER_REDELIVERIES: &str = "hookline_recover_redeliveries_total";
 /// Gauge: failed GitHub delivery guids hookline has not stored, found by the last run, by hook.
 pub const RECOVER_FAILED_GUIDS: &str = "hookline_recover_failed_guids";
+/// Gauge: 1 while compaction skips a partition, by partition and reason (`missing_group`: a
+/// required consumer group does not exist there yet), else 0.
+pub const COMPACTION_BLOCKED: &str = "hookline_compaction_blocked";
 
 /// Label value used for requests to unconfigured sources, so that arbitrary URL paths cannot
 /// create unbounded label sets.

@@ -19,6 +19,9 @@ pub struct LifecycleConfig {
     pub s3: S3Config,
     /// When each job runs.
     pub schedule: Schedule,
+    /// The consumer groups that must exist on a partition before it is compacted (see
+    /// [`super::Config::required_groups`] for the default).
+    pub required_groups: Option<Vec<String>>,
 }
 
 impl Default for LifecycleConfig {
@@ -29,6 +32,7 @@ impl Default for LifecycleConfig {
             archive: None,
             s3: S3Config::default(),
             schedule: Schedule::default(),
+            required_groups: None,
         }
     }
 }
@@ -100,6 +104,17 @@ impl LifecycleConfig {
                     "names no bucket or directory",
                 ));
             }
+        }
+        if let Some(i) = self
+            .required_groups
+            .iter()
+            .flatten()
+            .position(|g| g.is_empty() || g.contains(char::is_whitespace))
+        {
+            return Err(ConfigError::at(
+                format!("lifecycle.required_groups[{i}]"),
+                "must be a consumer group name (non-empty, no spaces)",
+            ));
         }
         let schedule = &self.schedule;
         for (key, expr) in [

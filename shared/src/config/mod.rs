@@ -173,6 +173,21 @@ impl Config {
         self.dedup.validate()
     }
 
+    /// The consumer groups compaction waits for on every partition: `lifecycle.required_groups`,
+    /// or else every group of `consumer.groups` plus the summary group when summaries are on.
+    /// While one of them does not exist on a partition, nothing there has provably been read
+    /// by it, so nothing there leaves the hot tier.
+    pub fn required_groups(&self) -> Vec<String> {
+        if let Some(groups) = &self.lifecycle.required_groups {
+            return groups.clone();
+        }
+        let mut groups: Vec<String> = self.consumer.groups.keys().cloned().collect();
+        if self.consumer.summaries {
+            groups.push(SUMMARY_GROUP.to_owned());
+        }
+        groups
+    }
+
     /// A source's effective settings, with section defaults filled in.
     pub fn effective(&self, source: &SourceConfig) -> SourceLimits {
         SourceLimits {
