@@ -326,3 +326,92 @@ fn job_command(config: &tempfile::NamedTempFile, args: &[&str]) -> std::process:
         .output()
         .unwrap()
 }
+
+/// The `replay_of` of every entry of `stream`.
+fn replayed_originals(redis: &RedisServer, stream: &str) -> Vec<String> {
+    let reply: redis::Value = redis::cmd("XRANGE")
+        .arg(stream)
+        .arg("-")
+        .arg("+")
+        .query(&mut redis.connection())
+        .unwrap();
+    hookline_shared::redis::streams::from_entry_list(reply)
+        .iter()
+        .map(|e| e.text("replay_of").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_killed_mid_run_or_run_twice_appends_each_original_once() {
+    const N: u64 = 3000;
+    let redis = RedisServer::start();
+    // Events received one ms apart from 2026-11-24T18:00:00Z, under stream ids of that time.
+    let start: u64 = 1_795_543_200_000;
+    let mut pipe = redis::pipe();
+    for i in 0..N {
+        let at = (start + i).to_string();
+        pipe.cmd("XADD")
+            .arg(STREAM)
+            .arg(format!("{at}-0"))
+            .arg(&[("v", "1"), ("id", &format!("evt-{i}")), ("tenant", "acme")])
+            .arg(&[
+                ("source", "github"),
+                ("event_type", "push"),
+                ("received_at", &at),
+            ])
+            .arg(&[("payload", format!(r#"{{"n":{i}}}"#))])
+            .ignore();
+    }
+    pipe.query::<()>(&mut redis.connection()).unwrap();
+    let mut config = tempfile::NamedTempFile::new().unwrap();
+    writeln!(config, "redis: {{url: \"{}\"}}", redis.url()).unwrap();
+    let replay = |out: Stdio| {
+        Command::new(env!("CARGO_BIN_EXE_hookline"))
+            .args([
+                "replay",
+                "--from",
+                "2026-11-24T18:00:00Z",
+                "--to",
+                "2026-11-24T19:00:00Z",
+            ])
+            .args(["--to-stream", "replayed", "--config"])
+            .arg(config.path())
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = replay(Stdio::null());
+    wait_until("a third replayed", Duration::from_secs(60), || {
+        let n: u64 = redis.connection().xlen("replayed").unwrap();
+        async move { (n >= N / 3).then_some(()) }
+    })
+    .await;
+    first.kill().unwrap(); // SIGKILL, mid-run
+    first.wait().unwrap();
+    let killed_at = replayed_originals(&redis, "replayed").len() as u64;
+    assert!(killed_at < N, "killed mid-run, at {killed_at}");
+
+    let second = replay(Stdio::piped()).wait_with_output().unwrap();
+    assert!(second.status.success());
+    let line = String::from_utf8_lossy(&second.stdout).into_owned();
+    assert!(
+        line.contains(&format!("{killed_at} replayed already by an earlier run")),
+        "{line}"
+    );
+    let third = replay(Stdio::piped()).wait_with_output().unwrap();
+    assert!(third.status.success());
+    assert!(
+        String::from_utf8_lossy(&third.stdout).starts_with("nothing new to replay"),
+        "{}",
+        String::from_utf8_lossy(&third.stdout)
+    );
+
+    let originals = replayed_originals(&redis, "replayed");
+    let distinct: HashSet<&String> = originals.iter().collect();
+    assert_eq!(
+        (originals.len(), distinct.len()),
+        (N as usize, N as usize),
+        "each original exactly once among the copies"
+    );
+}

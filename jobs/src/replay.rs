@@ -4,6 +4,11 @@
 //! back to its own partition stream (and so to every consumer group). With `suspects` it
 //! replays the bloom filter's suspects streams instead, for false positives.
 //!
+//! A replay is idempotent: each copy is appended together with its original's id in a record
+//! of the replay's arguments ([`Keys::replayed`], kept [`RECORD_KEPT`]), in one script call,
+//! so a replay killed at any point and run again, or run twice, appends each original once.
+//! Replayed copies in the range (they keep the original's `received_at`) are never replayed.
+//!
 //! The tiers are read hot, then warm, then cold: an event that moves down a tier meanwhile is
 //! then seen twice rather than missed, and its (partition, stream id) drops the second
 //! sighting. Matches are gathered in memory before appending, so a replay's range should fit
@@ -17,6 +22,9 @@ use hookline_shared::objects::ArchiveStore;
 
 use crate::archive::{ArchiveError, object};
 use crate::{JobError, segment};
+
+/// How long a replay remembers which originals it appended.
+pub const RECORD_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 /// Stream ids are assigned at append time, a little after `received_at`; the hot and warm
 /// tiers are searched this much wider, then filtered on `received_at` exactly.
@@ -49,6 +57,20 @@ pub struct ReplayReport {
     pub matched: u64,
     /// Events appended (0 on a dry run).
     pub appended: u64,
+    /// Events an earlier run with the same arguments appended already.
+    pub already: u64,
+}
+
+impl ReplayRequest {
+    /// A digest of the arguments that name this replay (the dry-run flag aside).
+    fn digest(&self) -> String {
+        use sha2::Digest;
+        let text = format!(
+            "{}|{}|{:?}|{:?}|{:?}|{}",
+            self.from_ms, self.to_ms, self.source, self.event_type, self.to_stream, self.suspects
+        );
+        hex::encode(&sha2::Sha256::digest(text.as_bytes())[..12])
+    }
 }
 
 /// Replays over `partitions` partition streams; `progress` is called with the number appended
@@ -64,8 +86,9 @@ pub async fn replay(
     let matches = matching(conn, keys, partitions, archive, request).await?;
     let mut report = ReplayReport {
         matched: matches.len() as u64,
-        appended: 0,
+        ..ReplayReport::default()
     };
+    let digest = request.digest();
     if request.dry_run {
         return Ok(report);
     }
@@ -75,20 +98,20 @@ pub async fn replay(
             .clone()
             .unwrap_or_else(|| keys.events(partition));
         let id = uuid::Uuid::now_v7().hyphenated().to_string();
-        let original = event
-            .get("replay_of")
-            .unwrap_or_else(|| event.get("id").unwrap_or_default());
+        let original = event.get("id").unwrap_or_default();
         let fields = event
             .fields
             .iter()
-            // A replay of a replay points at the first original.
-            .filter(|(name, _)| name != "replay_of")
             .map(|(name, value)| match name.as_str() {
                 "id" => ("id", id.as_bytes()),
                 _ => (name.as_str(), &value[..]),
             })
             .chain([("replay_of", original)]);
-        streams::add(conn, &target, fields).await?;
+        let record = keys.replayed(&target, &digest);
+        if !streams::add_replayed(conn, (&target, &record), original, RECORD_KEPT, fields).await? {
+            report.already += 1;
+            continue;
+        }
         report.appended += 1;
         if report.appended.is_multiple_of(1000) {
             progress(report.appended);
@@ -140,10 +163,13 @@ pub async fn matching(
     Ok(matches)
 }
 
+/// Whether `event` is one `request` asks for: in its range and filters, and not itself a
+/// replayed copy (its original is in the range too, or was).
 fn admits(request: &ReplayRequest, event: &StoredEvent) -> bool {
     let at = received_at(event);
     let is = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-    at >= request.from_ms
+    event.get("replay_of").is_none()
+        && at >= request.from_ms
         && at < request.to_ms
         && is(&request.source, event.text("source"))
         && is(&request.event_type, event.text("event_type"))

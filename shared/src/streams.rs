@@ -92,6 +92,14 @@ impl Keys {
         format!("{}:job:{{{job}}}:last_success", self.prefix)
     }
 
+    /// `{prefix}:replayed:{TAG}:{request}`: the originals a replay with one set of arguments
+    /// (`request`, a digest of them) appended to `target`. TAG is the target's hash tag, or
+    /// the whole target key, so the record lives in the target's slot.
+    pub fn replayed(&self, target: &str, request: &str) -> String {
+        let tag = hash_tag(target).unwrap_or(target);
+        format!("{}:replayed:{{{tag}}}:{request}", self.prefix)
+    }
+
     /// `{prefix}:job-runs`: a record of every job run (stream, capped).
     pub fn job_runs(&self) -> String {
         format!("{}:job-runs", self.prefix)
@@ -113,6 +121,13 @@ impl Keys {
     pub fn dedup(&self, partition: u16, identity: &str) -> String {
         format!("{}:dedup:{{{partition}}}:{identity}", self.prefix)
     }
+}
+
+/// What Redis Cluster hashes of `key`: the text inside its first `{…}`, if not empty.
+fn hash_tag(key: &str) -> Option<&str> {
+    let open = key.find('{')?;
+    let len = key[open + 1..].find('}')?;
+    (len > 0).then(|| &key[open + 1..open + 1 + len])
 }
 
 /// The partition of an event: `xxh3(tenant, source, entity) mod partitions`.

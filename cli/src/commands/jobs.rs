@@ -72,10 +72,24 @@ pub async fn replay(ctx: &Context, request: ReplayRequest) -> Result<(), CliErro
             "{} event(s) match; nothing appended (dry run)",
             report.matched
         ),
-        false => println!(
-            "replayed {} of {} matching event(s)",
-            report.appended, report.matched
+        false if report.appended == 0 && report.already > 0 => println!(
+            "nothing new to replay: the {} matching event(s) were replayed by an earlier run \
+             with the same arguments",
+            report.already
         ),
+        false => {
+            let mut line = format!(
+                "replayed {} of {} matching event(s)",
+                report.appended, report.matched
+            );
+            if report.already > 0 {
+                line.push_str(&format!(
+                    "; {} replayed already by an earlier run with the same arguments",
+                    report.already
+                ));
+            }
+            println!("{line}");
+        }
     }
     Ok(())
 }

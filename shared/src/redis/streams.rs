@@ -1,12 +1,18 @@
-//! Stream entries in and out: ranges, lengths, appends of stored events, deletes; and the
+//! Stream entries in and out: ranges, lengths, appends of stored events and of replayed
+//! copies (`replay_append.lua`), deletes; and the
 //! parsing of raw entry replies, keeping field order (redis-rs's stream types collect fields
 //! into a map, which would reorder them).
 
-use bytes::Bytes;
-use redis::{RedisResult, Value};
+use std::sync::LazyLock;
 
-use super::RedisConn;
+use bytes::Bytes;
+use redis::{RedisResult, Script, Value};
+
+use super::{RedisConn, script};
 use crate::event::StoredEvent;
+
+static REPLAY_APPEND: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("replay_append.lua")));
 
 /// Entries of `stream` with ids in `[start, end]` (`-`, `+` and `(id` exclusive bounds
 /// allowed), oldest first, at most `count` (all with `None`).
@@ -56,6 +62,25 @@ pub async fn add<'a>(
         cmd.arg(name).arg(value);
     }
     cmd.query_async(conn).await
+}
+
+/// Appends `fields` to `target` as the replayed copy of `original`, unless the replay whose
+/// record is `record` already did (`replay_append.lua`); true when appended. The record is
+/// kept for `keep`.
+pub async fn add_replayed<'a>(
+    conn: &mut RedisConn,
+    (target, record): (&str, &str),
+    original: &[u8],
+    keep: std::time::Duration,
+    fields: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> RedisResult<bool> {
+    let mut call = script::evalsha(&REPLAY_APPEND, &[target, record]);
+    call.arg(original).arg(keep.as_millis() as u64);
+    for (name, value) in fields {
+        call.arg(name).arg(value);
+    }
+    let appended: i64 = script::run(conn, &REPLAY_APPEND, &call).await?;
+    Ok(appended == 1)
 }
 
 /// Deletes the entries `ids` of `stream`; returns how many existed.
