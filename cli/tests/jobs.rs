@@ -396,7 +396,7 @@ async fn a_replay_killed_mid_run_or_run_twice_appends_each_original_once() {
     assert!(second.status.success());
     let line = String::from_utf8_lossy(&second.stdout).into_owned();
     assert!(
-        line.contains(&format!("{killed_at} replayed already by an earlier run")),
+        line.contains(&format!("{killed_at} replayed already (by an earlier run")),
         "{line}"
     );
     let third = replay(Stdio::piped()).wait_with_output().unwrap();

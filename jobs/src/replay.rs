@@ -57,7 +57,8 @@ pub struct ReplayReport {
     pub matched: u64,
     /// Events appended (0 on a dry run).
     pub appended: u64,
-    /// Events an earlier run with the same arguments appended already.
+    /// Events appended already, by an earlier run with the same arguments or earlier in this
+    /// one (a dead letter's retried copy keeps its event's id: it is the same event).
     pub already: u64,
 }
 

@@ -61,6 +61,9 @@ pub const RECOVER_FAILED_GUIDS: &str = "hookline_recover_failed_guids";
 /// Gauge: 1 while compaction skips a partition, by partition and reason (`missing_group`: a
 /// required consumer group does not exist there yet), else 0.
 pub const COMPACTION_BLOCKED: &str = "hookline_compaction_blocked";
+/// Gauge: a partition's dead-letter stream length over `consumer.dlq_max_len` (at 1 the
+/// oldest dead letters are trimmed), by partition.
+pub const DLQ_FILL: &str = "hookline_dlq_fill_ratio";
 
 /// Label value used for requests to unconfigured sources, so that arbitrary URL paths cannot
 /// create unbounded label sets.

@@ -108,7 +108,7 @@ async fn every_role_runs_on_a_cluster() {
         &cluster,
         4,
         &format!(
-            "consumer:\n  groups:\n    app:\n      sink: {{type: http, url: \"{}\", secret: \"{TEST_WHSEC}\", timeout: 1s}}\n    doomed:\n      sink: {{type: http, url: \"{}\", secret: \"{TEST_WHSEC}\", timeout: 1s}}\n      max_retries: 1\n      backoff: {{initial: 50ms, max: 100ms}}\n      circuit_breaker: {{failures: 1000}}\nlifecycle: {{hot: 1ms, warm: 2ms, archive: \"file://{}\"}}\n",
+            "consumer:\n  groups:\n    app:\n      sink: {{type: http, url: \"{}\", secret: \"{TEST_WHSEC}\", timeout: 1s}}\n    doomed:\n      sink: {{type: http, url: \"{}\", secret: \"{TEST_WHSEC}\", timeout: 1s}}\n      max_retries: 1\n      retry_for: 0s\n      backoff: {{initial: 50ms, max: 100ms}}\n      circuit_breaker: {{failures: 1000}}\nlifecycle: {{hot: 1ms, warm: 2ms, archive: \"file://{}\"}}\n",
             receiver.url(),
             failing.url(),
             archive.path().display()
@@ -225,9 +225,10 @@ async fn every_role_runs_on_a_cluster() {
         .await
         .unwrap();
     assert_eq!(
-        (report.matched, report.appended),
-        (80, 80),
-        "40 from the archive, 40 retried copies from the hot tier"
+        (report.matched, report.appended, report.already),
+        (80, 40, 40),
+        "40 from the archive and their 40 retried copies from the hot tier: each event (one id) \
+         replayed once"
     );
     hookline_cli::commands::stats::run(&ctx, true)
         .await

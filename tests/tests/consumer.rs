@@ -18,7 +18,8 @@ fn config(redis: &RedisServer, receiver: &Receiver, max_retries: u32) -> Config 
     let yaml = consumer_yaml(
         redis,
         &receiver.url(),
-        &format!("      max_retries: {max_retries}\n      shutdown_grace: 2s"),
+        // No time floor on dead-lettering: these tests count attempts.
+        &format!("      max_retries: {max_retries}\n      retry_for: 0s\n      shutdown_grace: 2s"),
     );
     config::parse(&yaml, |_| None).unwrap()
 }
@@ -442,7 +443,7 @@ async fn a_redirect_is_a_failed_attempt_and_never_followed() {
     let yaml = consumer_yaml(
         &redis,
         &url,
-        "      max_retries: 1\n      shutdown_grace: 2s",
+        "      max_retries: 1\n      retry_for: 0s\n      shutdown_grace: 2s",
     );
     append(&redis, "evt-redirected", r#"{"secret":"payload"}"#);
     let (stop, task) = start(config::parse(&yaml, |_| None).unwrap());
@@ -500,4 +501,60 @@ async fn deliveries_signed_with_two_keys_verify_under_either() {
             .verify(&inbound, &[key], now, Duration::from_secs(300))
             .unwrap_or_else(|e| panic!("a receiver holding only {whsec}: {e}"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minute_long_outage_dead_letters_nothing_and_everything_is_delivered_after() {
+    let redis = RedisServer::start();
+    let down_until = std::time::Instant::now() + Duration::from_secs(60);
+    let receiver = Receiver::start(move |_| {
+        let status = if std::time::Instant::now() < down_until {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        };
+        (status, Duration::ZERO)
+    })
+    .await;
+    let extra = "      max_retries: 3\n      retry_for: 10m\n      circuit_breaker: {failures: 3, open_for: 2s}\n      shutdown_grace: 2s";
+    let yaml = consumer_yaml(&redis, &receiver.url(), extra);
+    for n in 0..20 {
+        append(
+            &redis,
+            &format!("evt-outage-{n}"),
+            &format!(r#"{{"n":{n}}}"#),
+        );
+    }
+    let (stop, task) = start(config::parse(&yaml, |_| None).unwrap());
+    let delivered = || {
+        let ok: std::collections::HashSet<String> = receiver
+            .calls()
+            .iter()
+            .filter(|c| c.status == StatusCode::OK)
+            .map(|c| c.headers["webhook-id"].to_str().unwrap().to_owned())
+            .collect();
+        ok.len()
+    };
+    wait_until(
+        "every event delivered after the outage",
+        Duration::from_secs(100),
+        || {
+            let done = delivered() == 20 && pending(&redis) == 0;
+            async move { done.then_some(()) }
+        },
+    )
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    let dead: usize = redis.connection().xlen("hookline:dlq:{0}").unwrap();
+    assert_eq!(
+        dead, 0,
+        "an outage shorter than retry_for dead-letters nothing"
+    );
+    let failed = receiver
+        .calls()
+        .iter()
+        .filter(|c| c.status != StatusCode::OK)
+        .count();
+    eprintln!("outage: {failed} calls failed in 60 s for 20 events; all delivered after");
 }

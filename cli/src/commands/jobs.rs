@@ -73,8 +73,8 @@ pub async fn replay(ctx: &Context, request: ReplayRequest) -> Result<(), CliErro
             report.matched
         ),
         false if report.appended == 0 && report.already > 0 => println!(
-            "nothing new to replay: the {} matching event(s) were replayed by an earlier run \
-             with the same arguments",
+            "nothing new to replay: the {} matching event(s) were replayed already (by an \
+             earlier run with these arguments)",
             report.already
         ),
         false => {
@@ -84,7 +84,8 @@ pub async fn replay(ctx: &Context, request: ReplayRequest) -> Result<(), CliErro
             );
             if report.already > 0 {
                 line.push_str(&format!(
-                    "; {} replayed already by an earlier run with the same arguments",
+                    "; {} replayed already (by an earlier run with these arguments, or earlier in \
+                     this one: a dead letter's retried copy is the same event)",
                     report.already
                 ));
             }

@@ -28,6 +28,10 @@ pub struct ConsumerConfig {
     /// with no groups and this on: summary counting then has its own process.
     #[serde(default = "defaults::yes")]
     pub summaries: bool,
+    /// Entries each partition's dead-letter stream keeps at most (approximately); older ones
+    /// are trimmed. `hookline_dlq_fill_ratio` and an alert warn well before.
+    #[serde(default = "defaults::dlq_max_len")]
+    pub dlq_max_len: u64,
 }
 
 /// One consumer group.
@@ -49,9 +53,15 @@ pub struct GroupConfig {
     /// Sink calls in flight at once per consumer process.
     #[serde(default = "defaults::concurrency")]
     pub concurrency: usize,
-    /// Attempts after the first before an entry goes to the dead-letter stream.
+    /// Attempts after the first before an entry may go to the dead-letter stream (with
+    /// `retry_for`: both must be spent).
     #[serde(default = "defaults::max_retries")]
     pub max_retries: u32,
+    /// How long after its first failed attempt an entry is still retried, however many
+    /// attempts that takes: an entry is dead-lettered only once `max_retries` retries are
+    /// spent AND `retry_for` has passed, so an outage shorter than it sends nothing to the DLQ.
+    #[serde(default = "defaults::retry_for")]
+    pub retry_for: Duration,
     /// Exponential backoff with full jitter between attempts.
     #[serde(default)]
     pub backoff: Backoff,
@@ -72,6 +82,7 @@ impl Default for ConsumerConfig {
         Self {
             groups: BTreeMap::new(),
             summaries: true,
+            dlq_max_len: defaults::dlq_max_len(),
         }
     }
 }
@@ -89,6 +100,12 @@ mod defaults {
     }
     pub fn max_retries() -> u32 {
         8
+    }
+    pub fn retry_for() -> Duration {
+        Duration::secs(24 * 3600)
+    }
+    pub fn dlq_max_len() -> u64 {
+        1_000_000
     }
     pub fn claim_idle() -> Duration {
         Duration::secs(300)
@@ -221,6 +238,12 @@ impl ConsumerConfig {
                     "is the built-in summary group's name; choose another",
                 ));
             }
+        }
+        if self.dlq_max_len < 1000 {
+            return Err(ConfigError::at(
+                "consumer.dlq_max_len",
+                "must be at least 1000",
+            ));
         }
         Ok(())
     }

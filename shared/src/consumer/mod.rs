@@ -105,7 +105,11 @@ fn workers(ctx: &Context, consumer: &str) -> Result<Vec<Arc<Worker>>, ConfigErro
                 (partition, name, consumer),
                 group.clone(),
                 sink.clone(),
-                (ctx.clock.clone(), ctx.redis.wait()),
+                (
+                    ctx.clock.clone(),
+                    ctx.redis.wait(),
+                    config.consumer.dlq_max_len,
+                ),
             ));
         }
     }

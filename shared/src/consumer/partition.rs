@@ -7,15 +7,21 @@
 //! - An entry is acknowledged only after its sink succeeded (or the group's filter skips it).
 //! - A failed entry stays pending. Its delivery count in the PEL is its attempt count, kept
 //!   by Redis across restarts; the retry scan re-claims it with `XCLAIM` once it has been
-//!   idle for its backoff, which bumps the count. After `max_retries` retries it goes to the
-//!   dead-letter stream and is acknowledged in one script (`dead_letter.lua`).
+//!   idle for its backoff, which bumps the count. Once `max_retries` retries are spent AND
+//!   `retry_for` has passed since its first failed attempt it goes to the dead-letter stream
+//!   and is acknowledged in one script (`dead_letter.lua`), so an outage shorter than
+//!   `retry_for` dead-letters nothing. A call the destination's open circuit kept from being
+//!   made is no attempt: it does not count towards `max_retries` (the half-open probe does).
+//!   The first failure and the skipped calls are kept in the worker's memory: after a
+//!   restart, an entry's `retry_for` starts again (it is retried longer, never shorter).
 //! - Entries idle longer than `claim_idle` on other consumers (crashed ones) are taken over
 //!   with `XAUTOCLAIM … JUSTID` and then retried like our own.
 //! - `NOGROUP` (Redis restarted empty, stream deleted) recreates the group and carries on.
 //! - On shutdown it stops reading and gives in-flight deliveries `shutdown_grace`; what is
 //!   unfinished stays pending for another consumer.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use metrics::{Counter, Histogram};
@@ -31,10 +37,10 @@ use crate::config::WaitConfig;
 use crate::config::{GroupConfig, StartPosition};
 use crate::event::StoredEvent;
 use crate::metrics::{
-    CONSUMER_DURATION, CONSUMER_LAG, CONSUMER_PROCESSED, DLQ_TOTAL, GROUP_RECREATED,
+    CONSUMER_DURATION, CONSUMER_LAG, CONSUMER_PROCESSED, DLQ_FILL, DLQ_TOTAL, GROUP_RECREATED,
 };
 use crate::redis::dead_letters::{self, Failed};
-use crate::redis::{RedisConn, groups};
+use crate::redis::{RedisConn, groups, streams};
 use crate::sinks::{Sink, SinkError};
 use crate::streams::Keys;
 
@@ -75,6 +81,20 @@ pub(super) struct Worker {
     clock: Clock,
     /// Replicas a dead letter must reach before its entry counts as moved.
     wait: Option<WaitConfig>,
+    /// The dead-letter stream's cap.
+    dlq_max_len: u64,
+    /// Entries that failed, by entry id: when first, and how many calls the open circuit
+    /// kept from being made.
+    failures: Mutex<HashMap<String, Failures>>,
+}
+
+/// The failures of one pending entry.
+#[derive(Debug, Clone, Copy, Default)]
+struct Failures {
+    /// When a call was first made and failed, ms.
+    first_ms: Option<u64>,
+    /// Deliveries that were no attempt (the circuit was open).
+    skipped: u64,
 }
 
 /// The worker's metric handles (labels built once, not per event).
@@ -111,7 +131,7 @@ impl Worker {
         (partition, group, consumer): (u16, &str, &str),
         config: GroupConfig,
         sink: Arc<dyn Sink>,
-        (clock, wait): (Clock, Option<WaitConfig>),
+        (clock, wait, dlq_max_len): (Clock, Option<WaitConfig>, u64),
     ) -> Arc<Self> {
         let stream = keys.events(partition);
         let in_flight = InFlight::default();
@@ -135,6 +155,8 @@ impl Worker {
             acker,
             clock,
             wait,
+            dlq_max_len,
+            failures: Mutex::default(),
         })
     }
 
@@ -280,19 +302,52 @@ impl Worker {
                     &self.meters.filtered
                 };
                 counter.increment(1);
+                self.forget(&id);
                 self.acker.ack(id); // leaves the in-flight set once acknowledged
                 return;
             }
-            Err(error) if deliveries > u64::from(self.config.max_retries) => {
-                self.dead_letter(&event, &error, deliveries).await;
-                self.meters.dead_lettered.increment(1);
-            }
             Err(error) => {
-                tracing::debug!(group = %self.group, entry = %id, attempt = deliveries, %error, "delivery failed; will retry");
-                self.meters.retry.increment(1);
+                let now = self.clock.now_ms();
+                let failures = {
+                    let mut all = self.failures();
+                    let failures = all.entry(id.clone()).or_default();
+                    match error {
+                        SinkError::CircuitOpen => failures.skipped += 1,
+                        _ => {
+                            failures.first_ms.get_or_insert(now);
+                        }
+                    }
+                    *failures
+                };
+                let attempts = deliveries.saturating_sub(failures.skipped);
+                let spent = attempts > u64::from(self.config.max_retries)
+                    && failures.first_ms.is_some_and(|first| {
+                        now.saturating_sub(first) >= self.config.retry_for.get().as_millis() as u64
+                    });
+                if spent {
+                    self.dead_letter(&event, &error, attempts).await;
+                    self.meters.dead_lettered.increment(1);
+                } else {
+                    tracing::debug!(group = %self.group, entry = %id, attempt = attempts, %error, "delivery failed; will retry");
+                    self.meters.retry.increment(1);
+                }
             }
         }
         lock(&self.in_flight).remove(&id);
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, Failures>> {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Drops what was remembered of a settled entry's failures.
+    fn forget(&self, id: &str) {
+        let mut failures = self.failures();
+        if !failures.is_empty() {
+            failures.remove(id);
+        }
     }
 
     async fn dead_letter(&self, event: &StoredEvent, error: &SinkError, attempts: u64) {
@@ -307,15 +362,17 @@ impl Worker {
             error: &error_text,
             attempts,
             failed_at,
+            max_len: self.dlq_max_len,
         };
         let streams = (self.stream.as_str(), self.dlq.as_str());
         let moved = dead_letters::move_to_dlq(&mut conn, streams, failed, self.wait).await;
         match moved {
             Ok(true) => {
+                self.forget(&event.entry_id);
                 metrics::counter!(DLQ_TOTAL, "group" => self.group.clone()).increment(1);
                 tracing::warn!(group = %self.group, entry = %event.entry_id, attempts, %error, "dead-lettered");
             }
-            Ok(false) => {}
+            Ok(false) => self.forget(&event.entry_id), // another consumer settled it
             Err(e) => {
                 tracing::warn!(group = %self.group, entry = %event.entry_id, error = %e, "dead-lettering failed; will try again")
             }
@@ -392,9 +449,14 @@ impl Worker {
         Ok(claimed)
     }
 
-    /// Sets `hookline_consumer_lag{group,partition}` from `XINFO GROUPS`.
+    /// Sets `hookline_consumer_lag{group,partition}` from `XINFO GROUPS`, and the partition's
+    /// `hookline_dlq_fill_ratio`.
     async fn report_lag(&self) {
         let mut conn = self.conn.clone();
+        if let Ok(len) = streams::length(&mut conn, &self.dlq).await {
+            metrics::gauge!(DLQ_FILL, "partition" => self.partition.to_string())
+                .set(len as f64 / self.dlq_max_len as f64);
+        }
         let Ok(stats) = groups::info(&mut conn, &self.stream).await else {
             return;
         };

@@ -8,6 +8,7 @@
 -- ARGV[4]  the last error
 -- ARGV[5]  attempts made
 -- ARGV[6]  failed_at, ms since the Unix epoch
+-- ARGV[7]  the dead-letter stream's cap (MAXLEN ~): older dead letters are trimmed
 --
 -- Returns 1 when moved, 0 when the entry was no longer pending (another consumer settled it).
 --
@@ -18,6 +19,6 @@
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
   return 0
 end
-redis.call('XADD', KEYS[2], '*', 'event', ARGV[3], 'error', ARGV[4], 'attempts', ARGV[5],
-  'failed_at', ARGV[6], 'group', ARGV[1], 'entry_id', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'event', ARGV[3], 'error', ARGV[4],
+  'attempts', ARGV[5], 'failed_at', ARGV[6], 'group', ARGV[1], 'entry_id', ARGV[2])
 return 1

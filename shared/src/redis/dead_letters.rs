@@ -28,6 +28,8 @@ pub struct Failed<'a> {
     pub attempts: u64,
     /// When, ms since the epoch.
     pub failed_at: u64,
+    /// The dead-letter stream's cap.
+    pub max_len: u64,
 }
 
 /// Acknowledges `failed` in its group of `stream` and adds it to `dlq`, atomically (and,
@@ -44,7 +46,8 @@ pub async fn move_to_dlq(
         .arg(failed.event_json)
         .arg(failed.error)
         .arg(failed.attempts)
-        .arg(failed.failed_at);
+        .arg(failed.failed_at)
+        .arg(failed.max_len);
     let moved: i64 = script::run_replicated(conn, &DEAD_LETTER, &call, wait).await?;
     Ok(moved == 1)
 }
