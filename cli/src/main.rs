@@ -153,12 +153,20 @@ enum JobCommand {
         /// Stop at the next segment boundary after this long; the next run carries on.
         #[arg(long, default_value = "14m", value_parser = parse_duration)]
         budget: Duration,
+        /// Compact what is older than this instead of lifecycle.hot (`0s` under memory
+        /// pressure: everything every group has read; an unread entry never moves).
+        #[arg(long, value_parser = parse_duration)]
+        older_than: Option<Duration>,
     },
     /// Warm → cold: regroup old warm segments into verified `.jsonl.zst` objects in the archive.
     Archive {
         /// Stop at the next batch boundary after this long; the next run carries on.
         #[arg(long, default_value = "14m", value_parser = parse_duration)]
         budget: Duration,
+        /// Archive warm segments older than this instead of lifecycle.warm (`0s`: all of
+        /// them).
+        #[arg(long, value_parser = parse_duration)]
+        older_than: Option<Duration>,
     },
     /// Render a UTC day's summaries (JSON and Markdown) into the archive and Redis.
     Summarize {
@@ -220,8 +228,18 @@ impl JobCommand {
     fn run_and_budget(&self, clock: &Clock) -> (JobRun, Duration) {
         let default_budget = hookline_jobs::schedule::MAX_BUDGET;
         match *self {
-            JobCommand::Compact { budget } => (JobRun::new(JobName::Compact), budget),
-            JobCommand::Archive { budget } => (JobRun::new(JobName::Archive), budget),
+            JobCommand::Compact { budget, older_than }
+            | JobCommand::Archive { budget, older_than } => {
+                let job = match self {
+                    JobCommand::Compact { .. } => JobName::Compact,
+                    _ => JobName::Archive,
+                };
+                let run = JobRun {
+                    older_than,
+                    ..JobRun::new(job)
+                };
+                (run, budget)
+            }
             JobCommand::Summarize { date } => {
                 let yesterday = || hookline_jobs::summarize::day_of(clock.now_ms()) - 1;
                 let run = JobRun {

@@ -415,3 +415,57 @@ async fn a_replay_killed_mid_run_or_run_twice_appends_each_original_once() {
         "each original exactly once among the copies"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_than_zero_forces_what_every_group_read_and_never_an_unread_entry() {
+    let redis = RedisServer::start();
+    append_entries(&redis, 10);
+    let mut conn = redis.connection();
+    // Group `app` has read all ten and acknowledged the first six.
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", STREAM, "app", "0"])
+        .query(&mut conn)
+        .unwrap();
+    let read: redis::streams::StreamReadReply = conn
+        .xread_options(
+            &[STREAM],
+            &[">"],
+            &redis::streams::StreamReadOptions::default().group("app", "c1"),
+        )
+        .unwrap();
+    let ids: Vec<String> = read.keys[0].ids.iter().map(|e| e.id.clone()).collect();
+    let _: u64 = conn.xack(STREAM, "app", &ids[..6]).unwrap();
+    let archive = tempfile::tempdir().unwrap();
+    let mut config = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        config,
+        "redis: {{url: \"{}\"}}\nconsumer: {{summaries: false}}\nlifecycle: {{hot: 2h, warm: 24h, archive: \"file://{}\", required_groups: [app]}}",
+        redis.url(),
+        archive.path().display()
+    )
+    .unwrap();
+    let job = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hookline"))
+            .args(args)
+            .arg("--config")
+            .arg(config.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        job(&["job", "compact"]).starts_with("compacted 0 entries"),
+        "younger than 2h"
+    );
+    let forced = job(&["job", "compact", "--older-than", "0s"]);
+    assert!(forced.starts_with("compacted 6 entries"), "{forced}");
+    let hot: usize = conn.xlen(STREAM).unwrap();
+    assert_eq!(hot, 4, "the entries app has not acknowledged stay hot");
+    assert!(
+        job(&["job", "archive"]).starts_with("archived 0 entries"),
+        "younger than 24h"
+    );
+    let archived = job(&["job", "archive", "--older-than", "0s"]);
+    assert!(archived.starts_with("archived 6 entries"), "{archived}");
+}

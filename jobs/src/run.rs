@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use hookline_shared::Context;
 use hookline_shared::config::Config;
+use hookline_shared::config::units::Duration as ConfigDuration;
 use hookline_shared::metrics as names;
 use hookline_shared::redis::RedisConn;
 use hookline_shared::spool::SqsSpool;
@@ -120,6 +121,9 @@ pub struct JobRun {
     pub day: Option<i64>,
     /// For `recover-github`: how far back, and whether only to list.
     pub recover: RecoverOptions,
+    /// For `compact` and `archive`: the age that replaces `lifecycle.hot` / `lifecycle.warm`
+    /// (forcing a move under memory pressure; unread entries still never move).
+    pub older_than: Option<std::time::Duration>,
 }
 
 impl JobRun {
@@ -129,6 +133,7 @@ impl JobRun {
             job,
             day: None,
             recover: RecoverOptions::default(),
+            older_than: None,
         }
     }
 }
@@ -166,6 +171,7 @@ pub async fn run(
 ) -> Result<String, RunError> {
     let line = match run.job {
         JobName::Compact => {
+            let config = &forced(config, run.older_than, |l, age| l.hot = age);
             let r = compact::compact(config, conn, now_ms, budget).await?;
             let mut line = format!(
                 "compacted {} entries into {} segment(s)",
@@ -193,6 +199,7 @@ pub async fn run(
             let Some(store) = objects::store_for(config).await? else {
                 return Ok("lifecycle.archive is not set: nothing to archive".into());
             };
+            let config = &forced(config, run.older_than, |l, age| l.warm = age);
             let r = archive::archive(config, conn, store.as_ref(), now_ms, budget).await?;
             let mut line = format!(
                 "archived {} entries from {} segment(s) into {} object(s), {} bytes",
@@ -272,6 +279,25 @@ pub async fn run(
         }
     };
     Ok(line)
+}
+
+/// `config` with a tier age replaced by `older_than`, when given, through `set`.
+fn forced(
+    config: &Config,
+    older_than: Option<std::time::Duration>,
+    set: impl FnOnce(&mut hookline_shared::config::LifecycleConfig, ConfigDuration),
+) -> std::borrow::Cow<'_, Config> {
+    match older_than {
+        None => std::borrow::Cow::Borrowed(config),
+        Some(age) => {
+            let mut forced = config.clone();
+            set(
+                &mut forced.lifecycle,
+                ConfigDuration::millis(age.as_millis() as u64),
+            );
+            std::borrow::Cow::Owned(forced)
+        }
+    }
 }
 
 /// Runs one job like [`run`], but only while holding the job's lock (the scheduler's lock,
