@@ -94,6 +94,7 @@ async fn at_capacity_the_false_positive_rate_is_within_the_configured_rate_and_n
     let options = AppendOptions {
         bloom: Some(shape),
         suspects_retention: Duration::from_secs(3600),
+        deliver_suspects: false,
         wait: None,
     };
     let seen: Vec<String> = (0..CAPACITY)
@@ -254,4 +255,70 @@ async fn rotation_keeps_the_previous_generation_checked_for_one_more_period() {
         after_two.status, 202,
         "two rotations later the identity is forgotten"
     );
+}
+
+#[tokio::test]
+async fn with_on_hit_deliver_a_repeat_after_the_window_is_delivered_flagged() {
+    let redis = RedisServer::start();
+    let receiver =
+        hookline_tests::Receiver::start(|_| (axum::http::StatusCode::OK, Duration::ZERO)).await;
+    let yaml = ingest_yaml(&redis).replace(
+        "false_positive_rate: 0.001}",
+        "false_positive_rate: 0.001, on_hit: deliver}",
+    ) + &format!(
+        "consumer:\n  groups:\n    app:\n      sink: {{type: http, url: \"{}\", secret: \"{}\", timeout: 1s}}\n",
+        receiver.url(),
+        hookline_tests::TEST_WHSEC
+    );
+    let ingest = TestIngest::start(&yaml).await;
+    let client = HttpClient::default();
+    let body = br#"{"zen":"Half measures are as bad as nothing at all.","repository":{"full_name":"o/r"}}"#;
+    let headers = github_headers(SECRET, "push", "delivery-2", body);
+    let url = ingest.url("/webhooks/gh");
+    assert_eq!(client.post(&url, &headers, &body[..]).await.status, 202);
+    let conn = RedisConn::open(&ingest.config.redis).unwrap();
+    wait_until_expired(&conn, "hookline:dedup:*").await;
+    let after = client.post(&url, &headers, &body[..]).await;
+    assert_eq!(after.status, 202, "{}", after.json);
+    assert_eq!(after.json["suspected_duplicate"], true);
+
+    let mut c = redis.connection();
+    let events: redis::Value = redis::cmd("XRANGE")
+        .arg("hookline:events:{0}")
+        .arg("-")
+        .arg("+")
+        .query(&mut c)
+        .unwrap();
+    let events = hookline_shared::redis::streams::from_entry_list(events);
+    assert_eq!(events.len(), 2, "the repeat is appended");
+    assert_eq!(events[1].text("suspected_duplicate"), "1");
+    assert_eq!(events[1].payload(), body);
+    let suspects: u64 = c.xlen("hookline:suspects:{0}").unwrap();
+    assert_eq!(suspects, 0, "nothing held");
+
+    let ctx = hookline_shared::Context::new(ingest.config.clone()).unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let consumer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            hookline_shared::consumer::run(&ctx, "c", stop)
+                .await
+                .unwrap()
+        })
+    };
+    hookline_tests::wait_until("both delivered", Duration::from_secs(20), || {
+        let n = receiver.calls().len();
+        async move { (n == 2).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+    consumer.await.unwrap();
+    let calls = receiver.calls();
+    assert!(
+        calls[0]
+            .headers
+            .get("hookline-suspected-duplicate")
+            .is_none()
+    );
+    assert_eq!(calls[1].headers["hookline-suspected-duplicate"], "true");
 }

@@ -35,6 +35,21 @@ pub struct BloomConfig {
     pub false_positive_rate: f64,
     /// How long bloom hits are kept in the suspects stream for inspection.
     pub suspects_retention: Duration,
+    /// What a bloom hit (a probable repeat after the window) becomes.
+    pub on_hit: OnHit,
+}
+
+/// `dedup.bloom.on_hit`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnHit {
+    /// Kept in the suspects stream, answered `200 duplicate`, not delivered (replayable with
+    /// `hookline replay --suspects`).
+    #[default]
+    Hold,
+    /// Appended like a new event with `suspected_duplicate: 1`; the HTTP sink sends
+    /// `hookline-suspected-duplicate: true`, so the receiver decides.
+    Deliver,
 }
 
 impl Default for BloomConfig {
@@ -44,6 +59,7 @@ impl Default for BloomConfig {
             capacity: 10_000_000,
             false_positive_rate: 0.001,
             suspects_retention: Duration::secs(7 * 86_400),
+            on_hit: OnHit::Hold,
         }
     }
 }

@@ -30,7 +30,7 @@ pub use consumer::{
     Backoff, CLAIM_MARGIN, CircuitBreaker, ConsumerConfig, Filter, GroupConfig, Route,
     SUMMARY_GROUP, SinkConfig, StartPosition,
 };
-pub use dedup::{BloomConfig, BloomShape, DedupConfig};
+pub use dedup::{BloomConfig, BloomShape, DedupConfig, OnHit};
 pub use lifecycle::{LifecycleConfig, S3Config, Schedule};
 pub use load::{ConfigSource, from_env, load, parse};
 pub use observability::{LogFormat, ObservabilityConfig};

@@ -229,7 +229,11 @@ async fn append(
             spooled(spool, src, record).await
         }
         (appended, _) => {
-            if let (Ok(Appended::New { .. }), Some(mirror)) = (&appended, &state.mirror) {
+            let stored = matches!(
+                appended,
+                Ok(Appended::New { .. } | Appended::SuspectDelivered { .. })
+            );
+            if let (true, Some(mirror)) = (stored, &state.mirror) {
                 mirror.copy(&kept.event).await;
             }
             answer(src, id, appended)
@@ -275,6 +279,13 @@ fn answer(
                 Json(json!({"id": id, "duplicate": false})),
             )
                 .into_response())
+        }
+        Ok(Appended::SuspectDelivered { .. }) => {
+            metrics::counter!(DEDUP_HITS, "source" => src.name.clone(), "kind" => "bloom")
+                .increment(1);
+            let id = id.hyphenated().to_string();
+            let body = json!({"id": id, "duplicate": false, "suspected_duplicate": true});
+            Ok((StatusCode::ACCEPTED, Json(body)).into_response())
         }
         Ok(Appended::Suspect { .. }) => {
             metrics::counter!(DEDUP_HITS, "source" => src.name.clone(), "kind" => "bloom")

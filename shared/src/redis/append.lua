@@ -11,7 +11,8 @@
 -- ARGV[2]     K, bloom bit positions per event (0: no bloom filter)
 -- ARGV[3]     the suspects stream's MINID (ms): older suspects are trimmed
 -- ARGV[4]     the summary counts' TTL in seconds
--- then per event i, starting at b = 5 + (i-1)*(F+K+3):
+-- ARGV[5]     1 to deliver bloom hits (dedup.bloom.on_hit: deliver), 0 to hold them
+-- then per event i, starting at b = 6 + (i-1)*(F+K+3):
 --   ARGV[b]       the window in milliseconds (the dedup key's TTL)
 --   ARGV[b+1]     the event id (UUIDv7)
 --   ARGV[b+2]     the summary field that counts this source's duplicates
@@ -19,7 +20,8 @@
 --   then the F schema-1 field arguments: name, value, name, value, …
 --
 -- Returns a flat array, two items per event in order: 1, stream_entry_id when appended;
--- 0, original_event_id for a repeat inside the window; 2, suspects_entry_id for a bloom hit.
+-- 0, original_event_id for a repeat inside the window; 2, suspects_entry_id for a bloom hit
+-- held; 3, stream_entry_id for a bloom hit delivered (appended with suspected_duplicate 1).
 --
 -- Atomicity: Redis runs a script without interleaving other commands, so for every event
 -- the checks, the XADD, the SET and the bloom insert happen as one step: of two concurrent
@@ -30,6 +32,7 @@
 local fields = tonumber(ARGV[1])
 local k = tonumber(ARGV[2])
 local stride = fields + k + 3
+local deliver_hits = ARGV[5] == '1'
 local current = KEYS[4]
 if redis.call('GET', KEYS[3]) == '1' then
   current = KEYS[5]
@@ -60,13 +63,22 @@ end
 
 local out = {}
 for i = 1, #KEYS - 6 do
-  local b = 5 + (i - 1) * stride
+  local b = 6 + (i - 1) * stride
   local first_field = b + 3 + k
   local original = redis.call('GET', KEYS[6 + i])
   if original then
     count_duplicate(b)
     out[#out + 1] = 0
     out[#out + 1] = original
+  elseif k > 0 and deliver_hits and (seen(KEYS[4], b) or seen(KEYS[5], b)) then
+    -- (a call to unpack that is not the last argument gives one value: build the list)
+    local copy = {unpack(ARGV, first_field, first_field + fields - 1)}
+    copy[#copy + 1] = 'suspected_duplicate'
+    copy[#copy + 1] = '1'
+    local entry = redis.call('XADD', KEYS[1], '*', unpack(copy))
+    redis.call('SET', KEYS[6 + i], ARGV[b + 1], 'PX', ARGV[b])
+    out[#out + 1] = 3
+    out[#out + 1] = entry
   elseif k > 0 and (seen(KEYS[4], b) or seen(KEYS[5], b)) then
     local suspect = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*',
       unpack(ARGV, first_field, first_field + fields - 1))

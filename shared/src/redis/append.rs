@@ -34,6 +34,8 @@ pub struct AppendOptions {
     pub bloom: Option<crate::config::BloomShape>,
     /// How long bloom hits stay in the suspects stream.
     pub suspects_retention: Duration,
+    /// Whether bloom hits are appended (flagged `suspected_duplicate`) instead of held.
+    pub deliver_suspects: bool,
     /// Replicas each batch must reach before its results count (`redis.wait`).
     pub wait: Option<WaitConfig>,
 }
@@ -44,6 +46,7 @@ impl AppendOptions {
         Self {
             bloom: config.dedup.bloom.shape(),
             suspects_retention: config.dedup.bloom.suspects_retention.get(),
+            deliver_suspects: config.dedup.bloom.on_hit == crate::config::OnHit::Deliver,
             wait: config.redis.wait,
         }
     }
@@ -66,6 +69,12 @@ pub enum Appended {
     /// partition's suspects stream instead, under this entry id.
     Suspect {
         /// The suspects stream entry id.
+        entry_id: String,
+    },
+    /// A bloom hit appended all the same (`on_hit: deliver`), flagged
+    /// `suspected_duplicate`, under this stream entry id.
+    SuspectDelivered {
+        /// The stream entry id.
         entry_id: String,
     },
 }
@@ -97,7 +106,8 @@ pub async fn append_unique(
     call.arg(Event::FIELD_COUNT * 2)
         .arg(hashes)
         .arg(suspects_from)
-        .arg(counts::COUNTS_TTL.as_secs());
+        .arg(counts::COUNTS_TTL.as_secs())
+        .arg(u8::from(options.deliver_suspects));
     for unique in batch {
         let event = &unique.event;
         call.arg(unique.window.as_millis().max(1) as u64)
@@ -124,6 +134,7 @@ pub async fn append_unique(
         .map(|(kind, id)| match kind {
             1 => Appended::New { entry_id: id },
             2 => Appended::Suspect { entry_id: id },
+            3 => Appended::SuspectDelivered { entry_id: id },
             _ => Appended::Duplicate { original_id: id },
         })
         .collect())

@@ -1,7 +1,8 @@
 //! The `http` sink: POSTs the original payload bytes and content type, signed with Standard
 //! Webhooks headers (`webhook-id` is the event id, so receivers can de-duplicate; one
 //! signature per key in `webhook-signature`, space-separated), plus `hookline-source` and
-//! `hookline-event-type`. Any 2xx is success. Redirects are never followed: a 3xx is a failed
+//! `hookline-event-type` (and `hookline-suspected-duplicate: true` for a bloom hit delivered
+//! under `dedup.bloom.on_hit: deliver`). Any 2xx is success. Redirects are never followed: a 3xx is a failed
 //! attempt, so a redirect to a login page or another host neither acknowledges an event nor
 //! sends its payload and signature elsewhere.
 
@@ -91,6 +92,10 @@ impl HttpSink {
             .post(&self.url)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", self.sign(id, timestamp, &body));
+        if event.get("suspected_duplicate").is_some() {
+            // A bloom hit delivered all the same (`dedup.bloom.on_hit: deliver`).
+            request = request.header("hookline-suspected-duplicate", "true");
+        }
         // Values that come from event data: one that is not a valid header value (control
         // characters) is left out, never turned into a local error that feeds the breaker.
         for (name, value) in [

@@ -59,7 +59,7 @@ impl Target {
             .map_err(|e| e.to_string())?;
             for (unique, appended) in batch.iter().zip(results) {
                 match appended {
-                    Appended::New { .. } => {
+                    Appended::New { .. } | Appended::SuspectDelivered { .. } => {
                         moved.new += 1;
                         if let Some(mirror) = &self.mirror {
                             mirror.copy(&unique.event).await;
