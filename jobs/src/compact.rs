@@ -82,7 +82,7 @@ pub async fn compact(
         }
         blocked.set(0.0);
         let bound = keep_from(conn, &stream, &groups, (cutoff, 0)).await?;
-        compact_partition(conn, (&keys, partition, wait), bound, budget, &mut report).await?;
+        compact_partition(conn, (&keys, partition, wait), bound, &budget, &mut report).await?;
         if budget.spent() {
             report.budget_spent = true;
             break;
@@ -118,7 +118,7 @@ async fn compact_partition(
     conn: &mut RedisConn,
     (keys, partition, wait): (&Keys, u16, Option<WaitConfig>),
     bound: Id,
-    budget: Budget,
+    budget: &Budget,
     report: &mut CompactReport,
 ) -> Result<(), JobError> {
     let stream = keys.events(partition);

@@ -44,10 +44,13 @@ pub enum JobError {
     BadId(String),
 }
 
-/// How long a job run may work before it stops at the next safe point.
-#[derive(Debug, Clone, Copy)]
+/// How long a job run may work before it stops at the next safe point, and whether it may
+/// go on at all: a run fenced by its lock ([`Budget::fenced`]) counts as spent once the lock
+/// is lost, so it stops before its next write instead of racing the run that took over.
+#[derive(Debug, Clone)]
 pub struct Budget {
     until: Instant,
+    lost: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Budget {
@@ -55,11 +58,20 @@ impl Budget {
     pub fn new(duration: Duration) -> Self {
         Self {
             until: Instant::now() + duration,
+            lost: None,
         }
     }
 
-    /// Whether the budget is spent.
+    /// The same budget, spent as soon as `lost` is cancelled (the job's lock was lost).
+    pub fn fenced(self, lost: tokio_util::sync::CancellationToken) -> Self {
+        Self {
+            lost: Some(lost),
+            ..self
+        }
+    }
+
+    /// Whether the budget is spent (its time is up, or the lock it is fenced by was lost).
     pub fn spent(&self) -> bool {
-        Instant::now() >= self.until
+        Instant::now() >= self.until || self.lost.as_ref().is_some_and(|l| l.is_cancelled())
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use hookline_shared::redis::{RedisConn, jobs};
 use redis::RedisResult;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// How long a job's lock outlives a holder that stopped renewing it (crashed).
 pub const TTL: Duration = Duration::from_secs(30);
@@ -20,6 +21,7 @@ pub struct Held {
     key: String,
     token: String,
     renewal: JoinHandle<()>,
+    lost: CancellationToken,
 }
 
 /// Takes the lock at `key` for `ttl` (renewed while held), or `None` when another process
@@ -30,32 +32,56 @@ pub async fn acquire(conn: &RedisConn, key: &str, ttl: Duration) -> RedisResult<
     if !jobs::lock(&mut c, key, &token, ttl).await? {
         return Ok(None);
     }
-    let renewal = tokio::spawn(renew(c, key.to_owned(), token.clone(), ttl));
+    let lost = CancellationToken::new();
+    let renewal = tokio::spawn(renew(c, key.to_owned(), token.clone(), ttl, lost.clone()));
     Ok(Some(Held {
         key: key.to_owned(),
         token,
         renewal,
+        lost,
     }))
 }
 
-/// Extends the lock every third of its TTL until aborted or the lock is lost.
-async fn renew(mut conn: RedisConn, key: String, token: String, ttl: Duration) {
+/// Extends the lock every third of its TTL until aborted or the lock is lost, then cancels
+/// `lost`: when the key holds another token, or when no extension succeeded for a whole TTL
+/// (the key may have expired and been taken).
+async fn renew(
+    mut conn: RedisConn,
+    key: String,
+    token: String,
+    ttl: Duration,
+    lost: CancellationToken,
+) {
     let every = (ttl / 3).max(Duration::from_millis(1));
+    let mut extended = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(every).await;
         match jobs::extend_lock(&mut conn, &key, &token, ttl).await {
-            Ok(true) => {}
+            Ok(true) => extended = tokio::time::Instant::now(),
             Ok(false) => {
-                tracing::warn!(lock = %key, "lock lost: another process may run this job too");
+                tracing::warn!(lock = %key, "lock lost: this run stops at its next safe point");
+                lost.cancel();
                 return;
             }
             // A blip is retried at the next beat; the TTL covers two more beats.
-            Err(e) => tracing::warn!(lock = %key, error = %e, "cannot extend lock"),
+            Err(e) if extended.elapsed() < ttl => {
+                tracing::warn!(lock = %key, error = %e, "cannot extend lock")
+            }
+            Err(e) => {
+                tracing::warn!(lock = %key, error = %e, "lock not extended for a whole TTL: this run stops at its next safe point");
+                lost.cancel();
+                return;
+            }
         }
     }
 }
 
 impl Held {
+    /// Cancelled once the lock is lost; fence the run's [`crate::Budget`] with it.
+    pub fn lost(&self) -> CancellationToken {
+        self.lost.clone()
+    }
+
     /// Stops renewing and deletes the key if this process still holds it.
     pub async fn release(self, conn: &RedisConn) -> RedisResult<()> {
         self.renewal.abort();

@@ -318,6 +318,7 @@ pub async fn run_exclusive(
     let Some(held) = held else {
         return Ok(None);
     };
+    let budget = budget.fenced(held.lost());
     let result = run(&ctx.config, &mut conn, job, budget, ctx.clock.now_ms()).await;
     held.release(&conn).await.map_err(JobError::from)?;
     result.map(Some)

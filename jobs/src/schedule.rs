@@ -205,7 +205,7 @@ impl Ticks {
             &self.config,
             &mut conn,
             JobRun::new(job),
-            Budget::new(budget),
+            Budget::new(budget).fenced(held.lost()),
             self.clock.now_ms(),
         )
         .await;

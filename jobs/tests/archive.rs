@@ -25,16 +25,16 @@ async fn archive_and_check(store: &dyn ArchiveStore) {
         2 * HOUR / corpus.len() as u64,
         &corpus,
     );
-    let budget = Budget::new(Duration::from_secs(60));
+    let budget = || Budget::new(Duration::from_secs(60));
     assert_eq!(
-        compact::compact(&config, &mut conn, now, budget)
+        compact::compact(&config, &mut conn, now, budget())
             .await
             .unwrap()
             .entries,
         corpus.len() as u64
     );
 
-    let report = archive::archive(&config, &mut conn, store, now, budget)
+    let report = archive::archive(&config, &mut conn, store, now, budget())
         .await
         .unwrap();
     assert_eq!(report.entries, corpus.len() as u64);
@@ -131,8 +131,8 @@ async fn an_s3_outage_fails_the_run_and_deletes_nothing() {
         2 * HOUR / corpus.len() as u64,
         &corpus,
     );
-    let budget = Budget::new(Duration::from_secs(60));
-    compact::compact(&config, &mut conn, now, budget)
+    let budget = || Budget::new(Duration::from_secs(60));
+    compact::compact(&config, &mut conn, now, budget())
         .await
         .unwrap();
     let segments: usize = redis.connection().zcard("hookline:warm:{0}:index").unwrap();
@@ -145,7 +145,7 @@ async fn an_s3_outage_fails_the_run_and_deletes_nothing() {
         .unwrap();
     let store = S3Store::new(moto.client(), "archive", "hookline");
     moto.stop();
-    let error = archive::archive(&config, &mut conn, &store, now, budget)
+    let error = archive::archive(&config, &mut conn, &store, now, budget())
         .await
         .unwrap_err();
     assert!(error.to_string().starts_with("archive store:"), "{error}");
@@ -165,8 +165,8 @@ async fn a_failing_store_deletes_nothing() {
         2 * HOUR / corpus.len() as u64,
         &corpus,
     );
-    let budget = Budget::new(Duration::from_secs(60));
-    compact::compact(&config, &mut conn, now, budget)
+    let budget = || Budget::new(Duration::from_secs(60));
+    compact::compact(&config, &mut conn, now, budget())
         .await
         .unwrap();
     let segments: usize = redis.connection().zcard("hookline:warm:{0}:index").unwrap();
@@ -178,7 +178,7 @@ async fn a_failing_store_deletes_nothing() {
         &mut conn,
         &FileStore::new(blocker.path()),
         now,
-        budget,
+        budget(),
     )
     .await;
     assert!(result.is_err(), "the run fails");

@@ -58,7 +58,7 @@ async fn compact_moves_exactly_the_old_acknowledged_head_and_keeps_unacked_entri
     let _: usize = sync.xack(STREAM, "app", &acked).unwrap();
 
     let budget = Budget::new(Duration::from_secs(60));
-    let first = compact::compact(&config, &mut conn, now, budget)
+    let first = compact::compact(&config, &mut conn, now, budget.clone())
         .await
         .unwrap();
     assert_eq!(first.entries, 6, "the head up to the unacknowledged entry");
@@ -90,7 +90,7 @@ async fn compact_moves_exactly_the_old_acknowledged_head_and_keeps_unacked_entri
         (Some(now - 3 * HOUR + 6), 4),
         "stats: the oldest hot entry is the unacknowledged one; four old entries held hot"
     );
-    let again = compact::compact(&config, &mut conn, now, budget)
+    let again = compact::compact(&config, &mut conn, now, budget.clone())
         .await
         .unwrap();
     assert_eq!(
@@ -99,7 +99,7 @@ async fn compact_moves_exactly_the_old_acknowledged_head_and_keeps_unacked_entri
     );
 
     let _: usize = sync.xack(STREAM, "app", &[&old[6]]).unwrap();
-    let second = compact::compact(&config, &mut conn, now, budget)
+    let second = compact::compact(&config, &mut conn, now, budget.clone())
         .await
         .unwrap();
     assert_eq!(second.entries, 4);
@@ -226,4 +226,55 @@ async fn nothing_leaves_the_hot_tier_before_every_required_group_exists_and_has_
     assert!(report.blocked.is_empty());
     assert_eq!(report.entries, 20, "read by every group, now they move");
     assert_eq!(warm_entries(&redis).len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compaction_whose_lock_is_taken_away_stops_before_its_next_write() {
+    let redis = RedisServer::start();
+    let (config, mut conn) = setup(&redis, "lifecycle: {hot: 1ms, warm: 1h}");
+    hookline_tests::append_entries(&redis, 100_000);
+    let key = "hookline:job:{compact}:lock";
+    // A short TTL, so the renewal (every third of it) notices the theft quickly.
+    let held = hookline_jobs::lock::acquire(&conn, key, Duration::from_millis(300))
+        .await
+        .unwrap()
+        .expect("the lock is free");
+    let lost = held.lost();
+    let budget = Budget::new(Duration::from_secs(120)).fenced(lost.clone());
+    let segments = |redis: &RedisServer| -> usize {
+        redis.connection().zcard("hookline:warm:{0}:index").unwrap()
+    };
+    let thief = {
+        let (redis_url, lost) = (redis.url(), lost.clone());
+        tokio::spawn(async move {
+            let mut c = redis::Client::open(redis_url)
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            while c.zcard::<_, usize>("hookline:warm:{0}:index").unwrap() == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let _: () = c.set(key, "another-run").unwrap(); // the lock is taken away
+            lost.cancelled().await;
+            c.zcard::<_, usize>("hookline:warm:{0}:index").unwrap()
+        })
+    };
+    let report = compact::compact(&config, &mut conn, now_ms() + 1_000, budget)
+        .await
+        .unwrap();
+    let at_loss = thief.await.unwrap();
+    drop(held);
+    assert!(report.budget_spent, "it stopped early: {report:?}");
+    assert!(
+        segments(&redis) <= at_loss + 1,
+        "after the lock was lost at most the segment in flight was written ({at_loss} then {})",
+        segments(&redis)
+    );
+    let hot = entries::length(&mut conn, STREAM).await.unwrap();
+    assert!(hot > 0, "the rest is left for the run that holds the lock");
+    assert_eq!(
+        hot as usize + warm_entries(&redis).len(),
+        100_000,
+        "nothing lost"
+    );
 }

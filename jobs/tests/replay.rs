@@ -115,15 +115,15 @@ async fn replay_across_three_tiers(store: &dyn ArchiveStore) {
     append_spaced(&redis, cold_at, 1, &corpus[..30]);
     append_spaced(&redis, warm_at, 1, &corpus[30..50]);
     append_spaced(&redis, hot_at, 1, &corpus[50..60]);
-    let budget = Budget::new(Duration::from_secs(60));
+    let budget = || Budget::new(Duration::from_secs(60));
     // Compacted as they would have been over time: the oldest first, in a segment of their own.
-    compact::compact(&config, &mut conn, cold_at + 3 * HOUR, budget)
+    compact::compact(&config, &mut conn, cold_at + 3 * HOUR, budget())
         .await
         .unwrap();
-    compact::compact(&config, &mut conn, now, budget)
+    compact::compact(&config, &mut conn, now, budget())
         .await
         .unwrap();
-    let archived = archive::archive(&config, &mut conn, store, now, budget)
+    let archived = archive::archive(&config, &mut conn, store, now, budget())
         .await
         .unwrap();
     assert_eq!(archived.entries, 30, "the oldest events are cold");

@@ -22,7 +22,7 @@ pub async fn job(ctx: &Context, job: JobRun, budget: Duration) -> Result<(), Cli
     let budget = Budget::new(budget);
     let mut said = false;
     loop {
-        if let Some(line) = run::run_exclusive(ctx, job, budget).await? {
+        if let Some(line) = run::run_exclusive(ctx, job, budget.clone()).await? {
             println!("{line}");
             return Ok(());
         }

@@ -137,7 +137,7 @@ pub async fn recover_github(
             source,
         };
         let github = GitHub::new(hook).map_err(failure)?;
-        let report = recover_hook(config, conn, hook, &github, options, budget, now_ms)
+        let report = recover_hook(config, conn, hook, &github, options, &budget, now_ms)
             .await
             .map_err(|e| match e {
                 Interrupted::Api(e) => failure(e),
@@ -178,7 +178,7 @@ async fn recover_hook(
     hook: &GithubHook,
     github: &GitHub,
     options: RecoverOptions,
-    budget: Budget,
+    budget: &Budget,
     now_ms: u64,
 ) -> Result<HookReport, Interrupted> {
     let keys = Keys::new(config.streams.prefix.clone());
