@@ -183,7 +183,10 @@ async fn every_role_runs_on_a_cluster() {
         dlq::list(&mut conn, &keys, 4, &doomed).await.unwrap().len(),
         40
     );
-    assert_eq!(dlq::retry(&mut conn, &keys, 4, &doomed).await.unwrap(), 40);
+    let retried = dlq::retry(&mut conn, &keys, 4, &doomed, false)
+        .await
+        .unwrap();
+    assert_eq!(retried.moved, 40);
     assert!(
         dlq::list(&mut conn, &keys, 4, &doomed)
             .await

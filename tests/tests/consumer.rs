@@ -158,10 +158,10 @@ async fn a_sink_that_keeps_failing_dead_letters_the_entry_and_dlq_retry_brings_i
     };
     let mut conn = hookline_shared::redis::RedisConn::open(&redis_config).unwrap();
     let keys = hookline_shared::streams::Keys::new("hookline");
-    let moved = dlq::retry(&mut conn, &keys, 1, &dlq::DlqFilter::default())
+    let retried = dlq::retry(&mut conn, &keys, 1, &dlq::DlqFilter::default(), false)
         .await
         .unwrap();
-    assert_eq!(moved, 1);
+    assert_eq!(retried.moved, 1);
     wait_until(
         "the retried event delivered",
         Duration::from_secs(10),
@@ -557,4 +557,44 @@ async fn a_minute_long_outage_dead_letters_nothing_and_everything_is_delivered_a
         .filter(|c| c.status != StatusCode::OK)
         .count();
     eprintln!("outage: {failed} calls failed in 60 s for 20 events; all delivered after");
+}
+
+#[tokio::test]
+async fn an_event_retried_from_the_dlq_and_dead_again_is_retried_only_when_told_again() {
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(|_| (StatusCode::INTERNAL_SERVER_ERROR, Duration::ZERO)).await;
+    append(&redis, "evt-loop", r#"{"again":true}"#);
+    let (stop, task) = start(config(&redis, &receiver, 0));
+    let mut conn = hookline_shared::redis::RedisConn::open(&config::RedisConfig {
+        url: Some(redis.url()),
+        ..Default::default()
+    })
+    .unwrap();
+    let keys = hookline_shared::streams::Keys::new("hookline");
+    let all = dlq::DlqFilter::default();
+    let dead = |n: usize| {
+        let mut c = redis.connection();
+        wait_until("a dead letter", Duration::from_secs(20), move || {
+            let len: usize = c.xlen("hookline:dlq:{0}").unwrap();
+            async move { (len == n).then_some(()) }
+        })
+    };
+    dead(1).await;
+    let first = dlq::retry(&mut conn, &keys, 1, &all, false).await.unwrap();
+    assert_eq!((first.moved, first.retried_before), (1, 0));
+    dead(1).await; // it failed again
+    let refused = dlq::retry(&mut conn, &keys, 1, &all, false).await.unwrap();
+    assert_eq!(
+        (refused.moved, refused.retried_before),
+        (0, 1),
+        "retried before: left in the DLQ"
+    );
+    let again = dlq::retry(&mut conn, &keys, 1, &all, true).await.unwrap();
+    assert_eq!(again.moved, 1);
+    dead(1).await;
+    stop.cancel();
+    task.await.unwrap();
+    let letters = dlq::list(&mut conn, &keys, 1, &all).await.unwrap();
+    assert_eq!(letters[0].event.text("dlq_retries"), "2");
+    assert_eq!(letters[0].event.text("id"), "evt-loop");
 }

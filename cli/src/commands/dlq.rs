@@ -25,6 +25,9 @@ pub enum DlqCommand {
     Retry {
         #[command(flatten)]
         filter: FilterArgs,
+        /// Also retry dead letters of events that were retried before and failed again.
+        #[arg(long)]
+        again: bool,
     },
     /// Delete matching dead letters; without --yes only counts them.
     Purge {
@@ -109,11 +112,22 @@ pub async fn run(ctx: &Context, command: DlqCommand) -> Result<(), CliError> {
                 }
             }
         }
-        DlqCommand::Retry { filter } => {
-            let moved = dlq::retry(&mut conn, &keys, partitions, &filter.into())
+        DlqCommand::Retry { filter, again } => {
+            let report = dlq::retry(&mut conn, &keys, partitions, &filter.into(), again)
                 .await
                 .context("retry stopped")?;
-            println!("re-appended {moved} dead letter(s) to their hot streams");
+            let mut line = format!(
+                "re-appended {} dead letter(s) to their hot streams",
+                report.moved
+            );
+            if report.retried_before > 0 {
+                line.push_str(&format!(
+                    "; {} were retried before and failed again: left in the DLQ (add --again \
+                     to retry them once more)",
+                    report.retried_before
+                ));
+            }
+            println!("{line}");
         }
         DlqCommand::Purge { filter, yes } => {
             let filter: DlqFilter = filter.into();

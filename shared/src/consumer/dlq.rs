@@ -1,6 +1,8 @@
 //! Operator access to the dead-letter streams: list, retry (re-append to the hot stream,
 //! event id preserved; every group sees it again, and receivers de-duplicate on the id) and
-//! purge, with filters.
+//! purge, with filters. A retried event carries `dlq_retries` (how often it was retried); a
+//! dead letter of an event retried before is left alone unless the operator says `again`,
+//! so a bulk retry does not loop an event that keeps failing.
 
 use redis::RedisResult;
 
@@ -90,27 +92,49 @@ pub async fn list(
     Ok(out)
 }
 
-/// Re-appends matching dead letters to their hot streams and removes them from the DLQ.
+/// What a retry did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retried {
+    /// Dead letters re-appended to their hot streams.
+    pub moved: usize,
+    /// Dead letters of events retried before, left in the DLQ (without `again`).
+    pub retried_before: usize,
+}
+
+/// The field a retried event carries: how often it was retried from the DLQ.
+pub const RETRIES: &str = "dlq_retries";
+
+/// Re-appends matching dead letters to their hot streams and removes them from the DLQ;
+/// those of events retried before only with `again`.
 pub async fn retry(
     conn: &mut RedisConn,
     keys: &Keys,
     partitions: u16,
     filter: &DlqFilter,
-) -> RedisResult<usize> {
-    let mut moved = 0;
+    again: bool,
+) -> RedisResult<Retried> {
+    let mut report = Retried::default();
     for letter in list(conn, keys, partitions, filter).await? {
+        let before: u64 = letter.event.text(RETRIES).parse().unwrap_or(0);
+        if before > 0 && !again {
+            report.retried_before += 1;
+            continue;
+        }
         let streams = (keys.dlq(letter.partition), keys.events(letter.partition));
+        let count = (before + 1).to_string();
         let fields = letter
             .event
             .fields
             .iter()
-            .map(|(n, v)| (n.as_str(), &v[..]));
+            .filter(|(n, _)| n != RETRIES)
+            .map(|(n, v)| (n.as_str(), &v[..]))
+            .chain([(RETRIES, count.as_bytes())]);
         let done =
             dead_letters::retry(conn, (&streams.0, &streams.1), &letter.dlq_entry_id, fields)
                 .await?;
-        moved += usize::from(done);
+        report.moved += usize::from(done);
     }
-    Ok(moved)
+    Ok(report)
 }
 
 /// Deletes matching dead letters.
