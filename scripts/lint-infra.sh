@@ -205,7 +205,7 @@ METRICS = {
     "hookline_spooled_total", "hookline_spool_events", "hookline_spool_oldest_age_seconds",
     "hookline_spool_drained_total", "hookline_mirror_failures_total",
     "hookline_recover_redeliveries_total", "hookline_recover_failed_guids",
-    "hookline_compaction_blocked", "hookline_dlq_fill_ratio",
+    "hookline_compaction_blocked", "hookline_dlq_fill_ratio", "hookline_background_errors_total",
 }
 HISTOGRAMS = {"hookline_ingest_duration_seconds", "hookline_consumer_duration_seconds",
               "hookline_job_duration_seconds"}

@@ -279,3 +279,80 @@ async fn consume_serves_health_and_metrics_on_observability_listen() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_logs_one_failure_and_one_recovery_per_loop_and_counts_every_failure() {
+    let mut redis = RedisServer::start();
+    let receiver = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
+    let yaml = format!(
+        "redis: {{url: \"{}\", response_timeout: 300ms, connect_timeout: 300ms}}\nconsumer:\n  summaries: false\n  groups:\n    app:\n      sink: {{type: http, url: \"{}\", secret: \"{WHSEC}\", timeout: 1s}}\nobservability: {{listen: \"127.0.0.1:0\", log_format: json}}\n",
+        redis.url(),
+        receiver.url()
+    );
+    let mut config = tempfile::NamedTempFile::new().unwrap();
+    config.write_all(yaml.as_bytes()).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hookline"));
+    command.arg("consume").arg("--config").arg(config.path());
+    let mut consumer = Process::spawn(command);
+    let ops = consumer.listening("health and metrics listening").await;
+    let client = hookline_tests::HttpClient::default();
+    let read_errors = || {
+        let (client, url) = (client.clone(), format!("http://{ops}/metrics"));
+        async move {
+            let reply = client.send("GET", &url, &[], vec![]).await.ok()?;
+            let text = String::from_utf8_lossy(&reply.body).into_owned();
+            text.lines()
+                .find(|l| l.starts_with(r#"hookline_background_errors_total{loop="read"}"#))?
+                .rsplit(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        }
+    };
+    wait_until(
+        "the error counter exported at 0",
+        Duration::from_secs(20),
+        || {
+            let errors = read_errors();
+            async move { (errors.await == Some(0)).then_some(()) }
+        },
+    )
+    .await;
+
+    // A four-second outage: the reader fails, backs off (250 ms doubling) and tries again.
+    redis.kill();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    redis.restart();
+    append_entries(&redis, 2);
+    wait_until(
+        "delivered after the outage",
+        Duration::from_secs(20),
+        || {
+            let n = receiver.calls().len();
+            async move { (n == 2).then_some(()) }
+        },
+    )
+    .await;
+    let failures = read_errors().await.unwrap_or_default();
+    assert!(failures >= 2, "every failed read is counted: {failures}");
+    let status = terminate(&mut consumer.child, Duration::from_secs(20)).await;
+    assert_eq!(status.code(), Some(0));
+    let log = consumer.stderr();
+    let lines = |text: &str| log.lines().filter(|l| l.contains(text)).count();
+    let failed = lines("background loop failed");
+    assert!(
+        (1..=4).contains(&failed),
+        "one failure line per loop (read, retry, claim, lag), not one per attempt ({failures} failed reads): {failed}"
+    );
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("background loop failed") && l.contains(r#""loop":"read""#))
+            .count(),
+        1
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("background loop recovered") && l.contains(r#""loop":"read""#)),
+        "{log}"
+    );
+}

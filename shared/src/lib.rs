@@ -12,6 +12,7 @@
 //! - [`ingest`]: the axum router shared by the Lambda function and `hookline serve`.
 //! - [`consumer`]: consumer groups over the partition streams, at-least-once.
 //! - [`summary`]: the built-in group that counts events into daily summaries.
+//! - [`supervise`]: how background loops report failures (logged once, counted, backed off).
 //! - [`spool`]: where ingest keeps verified events while Redis cannot take them (a local
 //!   redb store or an SQS FIFO queue), and their drain back.
 //! - [`mirror`], [`sqs`]: the SQS mirror of a migration, and SQS messages and queues.
@@ -42,4 +43,5 @@ pub mod spool;
 pub mod sqs;
 pub mod streams;
 pub mod summary;
+pub mod supervise;
 pub mod telemetry;

@@ -64,6 +64,9 @@ pub const COMPACTION_BLOCKED: &str = "hookline_compaction_blocked";
 /// Gauge: a partition's dead-letter stream length over `consumer.dlq_max_len` (at 1 the
 /// oldest dead letters are trimmed), by partition.
 pub const DLQ_FILL: &str = "hookline_dlq_fill_ratio";
+/// Counter of failed rounds of background loops (readers, retry scans, claiming, lag, the
+/// summary counter), by loop.
+pub const BACKGROUND_ERRORS: &str = "hookline_background_errors_total";
 
 /// Label value used for requests to unconfigured sources, so that arbitrary URL paths cannot
 /// create unbounded label sets.

@@ -43,6 +43,7 @@ use crate::redis::dead_letters::{self, Failed};
 use crate::redis::{RedisConn, groups, streams};
 use crate::sinks::{Sink, SinkError};
 use crate::streams::Keys;
+use crate::supervise::LoopHealth;
 
 /// How long one XREADGROUP blocks; also bounds how late a due retry or a shutdown is noticed.
 const BLOCK: Duration = Duration::from_millis(250);
@@ -86,6 +87,17 @@ pub(super) struct Worker {
     /// Entries that failed, by entry id: when first, and how many calls the open circuit
     /// kept from being made.
     failures: Mutex<HashMap<String, Failures>>,
+    /// The health of the worker's background loops.
+    health: Health,
+}
+
+/// The worker's loops, each reporting its rounds (see [`crate::supervise`]).
+#[derive(Debug)]
+struct Health {
+    read: LoopHealth,
+    retry: LoopHealth,
+    claim: LoopHealth,
+    lag: LoopHealth,
 }
 
 /// The failures of one pending entry.
@@ -157,6 +169,15 @@ impl Worker {
             wait,
             dlq_max_len,
             failures: Mutex::default(),
+            health: {
+                let at = format!("{group} on {}", keys.events(partition));
+                Health {
+                    read: LoopHealth::new("read", at.clone()),
+                    retry: LoopHealth::new("retry", at.clone()),
+                    claim: LoopHealth::new("claim", at.clone()),
+                    lag: LoopHealth::new("lag", at),
+                }
+            },
         })
     }
 
@@ -168,7 +189,6 @@ impl Worker {
         let mut next_claim = Instant::now();
         let mut next_lag = Instant::now();
         let mut next_retry = Instant::now();
-        let mut failing = false;
         self.ensure_group().await;
         while !shutdown.is_cancelled() {
             while tasks.try_join_next().is_some() {}
@@ -196,10 +216,7 @@ impl Worker {
             };
             match read {
                 Ok(events) => {
-                    if failing {
-                        tracing::info!(group = %self.group, stream = %self.stream, "reading again");
-                        failing = false;
-                    }
+                    self.health.read.succeeded();
                     // The batch is marked in flight at once, so the retry scan leaves the
                     // entries still waiting for a delivery slot alone.
                     {
@@ -232,13 +249,10 @@ impl Worker {
                     self.ensure_group().await;
                 }
                 Err(e) => {
-                    if !failing {
-                        tracing::error!(group = %self.group, stream = %self.stream, error = %e, "read failed; retrying");
-                        failing = true;
-                    }
+                    self.health.read.failed(&e);
                     tokio::select! {
                         () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        () = tokio::time::sleep(self.health.read.pause()) => {}
                     }
                 }
             }
@@ -386,9 +400,10 @@ impl Worker {
             let wait = backoff::delay(&backoff, id, deliveries);
             (idle >= wait).then_some(wait)
         };
-        let _ = self
+        let scanned = self
             .redeliver(Some(&self.consumer), due, slots, tasks)
             .await;
+        self.health.retry.observe(scanned);
     }
 
     /// Delivers now, in this process, every entry of any consumer idle longer than
@@ -453,11 +468,20 @@ impl Worker {
     /// `hookline_dlq_fill_ratio`.
     async fn report_lag(&self) {
         let mut conn = self.conn.clone();
-        if let Ok(len) = streams::length(&mut conn, &self.dlq).await {
-            metrics::gauge!(DLQ_FILL, "partition" => self.partition.to_string())
-                .set(len as f64 / self.dlq_max_len as f64);
-        }
-        let Ok(stats) = groups::info(&mut conn, &self.stream).await else {
+        let Some(len) = self
+            .health
+            .lag
+            .observe(streams::length(&mut conn, &self.dlq).await)
+        else {
+            return;
+        };
+        metrics::gauge!(DLQ_FILL, "partition" => self.partition.to_string())
+            .set(len as f64 / self.dlq_max_len as f64);
+        let Some(stats) = self
+            .health
+            .lag
+            .observe(groups::info(&mut conn, &self.stream).await)
+        else {
             return;
         };
         if let Some(lag) = stats
@@ -481,8 +505,12 @@ impl Worker {
         );
         let idle = self.config.claim_idle.get();
         for _ in 0..10 {
-            match groups::take_over_ids(&mut conn, who, idle, &cursor, SCAN).await {
-                Ok(page) => {
+            match self
+                .health
+                .claim
+                .observe(groups::take_over_ids(&mut conn, who, idle, &cursor, SCAN).await)
+            {
+                Some(page) => {
                     if !page.taken.is_empty() {
                         tracing::info!(group = %self.group, stream = %self.stream, entries = page.taken.len(), "claimed entries left by another consumer");
                     }
@@ -491,7 +519,7 @@ impl Worker {
                     }
                     cursor = page.next;
                 }
-                Err(_) => return,
+                None => return,
             }
         }
     }

@@ -6,6 +6,8 @@ use std::time::Duration;
 use redis::RedisError;
 use tokio_util::sync::CancellationToken;
 
+use crate::supervise::LoopHealth;
+
 use super::{FIRST, LAST, counts, date, day_of, field};
 use crate::Context;
 use crate::config::ConfigError;
@@ -68,7 +70,7 @@ struct Counter {
 
 impl Counter {
     async fn run(mut self, shutdown: CancellationToken) {
-        let mut failing = false;
+        let health = LoopHealth::new("summary", format!("{GROUP} on {}", self.stream));
         while !shutdown.is_cancelled() {
             let read = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -80,17 +82,14 @@ impl Counter {
                 Err(e) => Err(e),
             };
             match outcome {
-                Ok(()) => failing = false,
+                Ok(()) => health.succeeded(),
                 Err(e) => {
                     // Redis restarted empty or the stream was deleted: create the group again.
                     self.group_ready &= e.code() != Some("NOGROUP");
-                    if !failing {
-                        tracing::error!(stream = %self.stream, group = GROUP, error = %e, "summary counting failed; retrying");
-                        failing = true;
-                    }
+                    health.failed(&e);
                     tokio::select! {
                         () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        () = tokio::time::sleep(health.pause()) => {}
                     }
                 }
             }
