@@ -9,15 +9,24 @@
 //! Because only fully read entries are trimmed, `XINFO GROUPS` lag stays a number.
 
 use hookline_shared::config::{Config, WaitConfig};
+use hookline_shared::event::StoredEvent;
 use hookline_shared::redis::groups::{self, GroupStats};
 use hookline_shared::redis::segments::{self, NewSegment};
-use hookline_shared::redis::{RedisConn, streams};
+use hookline_shared::redis::{RedisConn, server, streams};
 use hookline_shared::streams::Keys;
 
 use crate::{Budget, JobError, segment};
 
-/// Entries per segment.
+/// Entries per segment at most.
 pub const SEGMENT_ENTRIES: usize = 500;
+/// A segment's entries take at most this many bytes before compression, unless one entry
+/// alone is larger (it then has a segment of its own): a burst of large payloads neither
+/// builds a segment Redis cannot store nor holds hundreds of them in memory.
+pub const SEGMENT_BYTES: usize = 8 << 20;
+/// Entries read for a partition's first segment of a run when the stream's size per entry
+/// is unknown; later reads double while the entries are small, up to [`SEGMENT_ENTRIES`], and
+/// shrink to what fits when they are not.
+const FIRST_READ: usize = 16;
 
 /// What a compaction run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,9 +131,17 @@ async fn compact_partition(
     report: &mut CompactReport,
 ) -> Result<(), JobError> {
     let stream = keys.events(partition);
+    let mut count = first_read(conn, &stream).await;
     while !budget.spent() {
         let end = format!("({}", format_id(bound));
-        let entries = streams::range(conn, &stream, "-", &end, Some(SEGMENT_ENTRIES)).await?;
+        let mut entries = streams::range(conn, &stream, "-", &end, Some(count)).await?;
+        let read = entries.len();
+        entries.truncate(fitting(&entries));
+        count = if entries.len() < read {
+            entries.len().max(1)
+        } else {
+            (count * 2).min(SEGMENT_ENTRIES)
+        };
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return Ok(());
         };
@@ -161,6 +178,35 @@ async fn compact_partition(
     }
     report.budget_spent = true;
     Ok(())
+}
+
+/// How many entries to read first: as many as [`SEGMENT_BYTES`] holds at the stream's mean
+/// entry size (`MEMORY USAGE` over its length), or [`FIRST_READ`] where Redis does not say.
+async fn first_read(conn: &mut RedisConn, stream: &str) -> usize {
+    let len = streams::length(conn, stream).await.unwrap_or(0);
+    if len == 0 {
+        return FIRST_READ;
+    }
+    match server::memory_usage(conn, stream).await {
+        Ok(bytes) if bytes > 0 => {
+            let mean = (bytes / len).max(1) as usize;
+            (SEGMENT_BYTES / mean).clamp(1, SEGMENT_ENTRIES)
+        }
+        _ => FIRST_READ,
+    }
+}
+
+/// How many of `entries` (at least one) one segment takes within [`SEGMENT_BYTES`].
+fn fitting(entries: &[StoredEvent]) -> usize {
+    let mut bytes = 0;
+    let fit = entries
+        .iter()
+        .take_while(|e| {
+            bytes += segment::raw_size(e);
+            bytes <= SEGMENT_BYTES
+        })
+        .count();
+    fit.max(1).min(entries.len())
 }
 
 /// A partition's warm tier: segments, compressed bytes, and their uncompressed size.

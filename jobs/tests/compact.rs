@@ -278,3 +278,51 @@ async fn a_compaction_whose_lock_is_taken_away_stops_before_its_next_write() {
         "nothing lost"
     );
 }
+
+#[tokio::test]
+async fn large_payloads_get_segments_within_the_byte_bound() {
+    let redis = RedisServer::start();
+    let (config, mut conn) = setup(&redis, "lifecycle: {hot: 1ms, warm: 1h}");
+    // Ten 3 MiB events, then ten small ones.
+    let big = "x".repeat(3 << 20);
+    for n in 0..20 {
+        let payload = if n < 10 {
+            format!(r#"{{"n":{n},"pad":"{big}"}}"#)
+        } else {
+            format!(r#"{{"n":{n}}}"#)
+        };
+        hookline_tests::append_entry(&redis, &format!("evt-{n}"), "push", &payload);
+    }
+    let report = compact::compact(
+        &config,
+        &mut conn,
+        now_ms() + 1_000,
+        Budget::new(Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.entries, 20);
+    assert_eq!(entries::length(&mut conn, STREAM).await.unwrap(), 0);
+    let members: Vec<String> = redis
+        .connection()
+        .zrange("hookline:warm:{0}:index", 0, -1)
+        .unwrap();
+    for m in &members {
+        let blob: Vec<u8> = redis
+            .connection()
+            .get(format!("hookline:warm:{{0}}:seg:{m}"))
+            .unwrap();
+        let segment = segment::decode(&blob).unwrap();
+        let raw: usize = segment.iter().map(segment::raw_size).sum();
+        assert!(
+            raw <= compact::SEGMENT_BYTES,
+            "segment {m}: {} entries, {raw} bytes",
+            segment.len()
+        );
+    }
+    assert!(
+        members.len() >= 5,
+        "two 3 MiB events at most per 8 MiB segment: {members:?}"
+    );
+    assert_eq!(warm_entries(&redis).len(), 20, "every event once");
+}
