@@ -1,7 +1,7 @@
 //! The `hookline` binary as operators run it: exit codes, messages, serve and stats.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use hookline_tests::{HttpClient, Process, RedisServer, github_headers, terminate, wait_until};
@@ -64,13 +64,7 @@ async fn serve_ingests_then_exits_0_on_sigterm_and_stats_counts() {
     );
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(config.as_bytes()).unwrap();
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(file.path())
-        .stdout(Stdio::null());
-    let mut serve = Process::spawn(command);
-    let addr = serve.listening("ingest listening").await;
+    let (mut serve, addr) = Process::serve(env!("CARGO_BIN_EXE_hookline"), file.path(), &[]).await;
     let client = HttpClient::default();
     let ready = format!("http://{addr}/readyz");
     wait_until("serve ready", Duration::from_secs(20), || {

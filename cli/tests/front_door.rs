@@ -4,7 +4,6 @@
 //! routes leave the public port.
 
 use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use hookline_tests::{
@@ -27,14 +26,7 @@ fn config(redis: &RedisServer, server: &str, source: &str, extra: &str) -> tempf
 }
 
 async fn serve(config: &tempfile::NamedTempFile) -> (Process, std::net::SocketAddr) {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config.path())
-        .stdout(Stdio::null());
-    let serve = Process::spawn(command);
-    let addr = serve.listening("ingest listening").await;
-    (serve, addr)
+    Process::serve(env!("CARGO_BIN_EXE_hookline"), config.path(), &[]).await
 }
 
 /// A webhook that should be accepted, with a body of its own.

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -122,13 +122,8 @@ async fn the_pipeline_runs_over_mutual_tls_with_a_least_privilege_user_per_role(
     );
 
     // Ingest, as hookline-ingest.
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(ingest.path())
-        .stdout(Stdio::null());
-    let mut serve = Process::spawn(command);
-    let addr = serve.listening("ingest listening").await;
+    let (mut serve, addr) =
+        Process::serve(env!("CARGO_BIN_EXE_hookline"), ingest.path(), &[]).await;
     serve
         .logged(
             "TLS on (client certificate), user hookline-ingest",

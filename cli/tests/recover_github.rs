@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use hookline_tests::{
@@ -117,13 +116,7 @@ async fn hookline(config: &tempfile::NamedTempFile, args: &[&str]) -> (i32, Stri
 }
 
 async fn serve(config: &tempfile::NamedTempFile) -> (Process, String) {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config.path())
-        .stdout(Stdio::null());
-    let serve = Process::spawn(command);
-    let addr = serve.listening("ingest listening").await;
+    let (serve, addr) = Process::serve(env!("CARGO_BIN_EXE_hookline"), config.path(), &[]).await;
     (serve, format!("http://{addr}/webhooks/gh"))
 }
 

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use hookline_tests::{HttpClient, Process, RedisServer, github_headers, wait_until};
@@ -29,14 +28,7 @@ fn config(
 }
 
 async fn serve(config: &tempfile::NamedTempFile) -> (Process, std::net::SocketAddr) {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config.path())
-        .stdout(Stdio::null());
-    let serve = Process::spawn(command);
-    let addr = serve.listening("ingest listening").await;
-    (serve, addr)
+    Process::serve(env!("CARGO_BIN_EXE_hookline"), config.path(), &[]).await
 }
 
 /// Event `n`: one of four repositories (so both partitions get events), its own body.

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -53,11 +52,8 @@ async fn serve(
     config: &tempfile::NamedTempFile,
     moto: &MotoServer,
 ) -> (Process, std::net::SocketAddr) {
-    let mut command = hookline(config, moto, &["serve", "--listen", "127.0.0.1:0"]);
-    command.stdout(Stdio::null());
-    let serve = Process::spawn(command);
-    let addr = serve.listening("ingest listening").await;
-    (serve, addr)
+    let env = moto.aws_env();
+    Process::serve(env!("CARGO_BIN_EXE_hookline"), config.path(), &env).await
 }
 
 /// Event `n`: one of four repositories (so two partitions both get events), its own body.

@@ -22,6 +22,24 @@ pub struct Process {
 }
 
 impl Process {
+    /// Starts `hookline serve --listen 127.0.0.1:0 --config CONFIG` from `binary` with `env`
+    /// added and standard output discarded, and waits for the address it bound.
+    pub async fn serve(
+        binary: &str,
+        config: &std::path::Path,
+        env: &[(&str, String)],
+    ) -> (Self, SocketAddr) {
+        let mut command = Command::new(binary);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null());
+        let serve = Self::spawn(command);
+        let addr = serve.listening("ingest listening").await;
+        (serve, addr)
+    }
+
     /// Starts `command` with standard error captured (standard output is left as set).
     pub fn spawn(mut command: Command) -> Self {
         let mut child = command
