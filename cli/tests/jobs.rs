@@ -329,13 +329,8 @@ fn job_command(config: &tempfile::NamedTempFile, args: &[&str]) -> std::process:
 
 /// The `replay_of` of every entry of `stream`.
 fn replayed_originals(redis: &RedisServer, stream: &str) -> Vec<String> {
-    let reply: redis::Value = redis::cmd("XRANGE")
-        .arg(stream)
-        .arg("-")
-        .arg("+")
-        .query(&mut redis.connection())
-        .unwrap();
-    hookline_shared::redis::streams::from_entry_list(reply)
+    redis
+        .entries(stream)
         .iter()
         .map(|e| e.text("replay_of").to_owned())
         .collect()

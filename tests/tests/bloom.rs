@@ -178,13 +178,7 @@ async fn a_repeat_after_the_window_is_answered_as_duplicate_and_kept_as_a_suspec
 
     let mut c = redis.connection();
     let events: u64 = c.xlen("hookline:events:{0}").unwrap();
-    let suspects: redis::Value = redis::cmd("XRANGE")
-        .arg("hookline:suspects:{0}")
-        .arg("-")
-        .arg("+")
-        .query(&mut c)
-        .unwrap();
-    let suspects = hookline_shared::redis::streams::from_entry_list(suspects);
+    let suspects = redis.entries("hookline:suspects:{0}");
     assert_eq!(events, 1, "the repeat was not appended");
     assert_eq!(suspects.len(), 1, "the repeat is kept for inspection");
     assert_eq!(
@@ -208,13 +202,7 @@ async fn a_repeat_after_the_window_is_answered_as_duplicate_and_kept_as_a_suspec
         .await
         .unwrap();
     assert_eq!(report.appended, 1);
-    let events: redis::Value = redis::cmd("XRANGE")
-        .arg("hookline:events:{0}")
-        .arg("-")
-        .arg("+")
-        .query(&mut c)
-        .unwrap();
-    let events = hookline_shared::redis::streams::from_entry_list(events);
+    let events = redis.entries("hookline:events:{0}");
     assert_eq!(events.len(), 2);
     assert_eq!(events[1].payload(), body);
     assert_eq!(events[1].text("replay_of"), suspects[0].text("id"));
@@ -283,13 +271,7 @@ async fn with_on_hit_deliver_a_repeat_after_the_window_is_delivered_flagged() {
     assert_eq!(after.json["suspected_duplicate"], true);
 
     let mut c = redis.connection();
-    let events: redis::Value = redis::cmd("XRANGE")
-        .arg("hookline:events:{0}")
-        .arg("-")
-        .arg("+")
-        .query(&mut c)
-        .unwrap();
-    let events = hookline_shared::redis::streams::from_entry_list(events);
+    let events = redis.entries("hookline:events:{0}");
     assert_eq!(events.len(), 2, "the repeat is appended");
     assert_eq!(events[1].text("suspected_duplicate"), "1");
     assert_eq!(events[1].payload(), body);

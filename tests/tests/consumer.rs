@@ -86,30 +86,28 @@ async fn a_failing_sink_is_retried_with_growing_delays_and_acked_once() {
     );
 
     // Every attempt is the same Standard Webhooks message, verifiable by any receiver.
-    let standard = providers::build(ProviderKind::Standard, None);
-    let key = standard.signing_key(WHSEC).unwrap();
     for call in &calls {
         assert_eq!(call.headers["webhook-id"], "evt-retry");
         assert_eq!(call.headers["hookline-source"], "github");
         assert_eq!(call.headers["hookline-event-type"], "push");
         assert_eq!(call.body, r#"{"n":1}"#);
-        let inbound = Inbound {
-            headers: &call.headers,
-            body: &call.body,
-        };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        standard
-            .verify(
-                &inbound,
-                std::slice::from_ref(&key),
-                now,
-                Duration::from_secs(300),
-            )
-            .unwrap();
+        verify(call, WHSEC).unwrap();
     }
+}
+
+/// Verifies `call` as a Standard Webhooks receiver holding only the key `whsec` would.
+fn verify(call: &hookline_tests::Call, whsec: &str) -> Result<(), providers::ProviderError> {
+    let standard = providers::build(ProviderKind::Standard, None);
+    let key = standard.signing_key(whsec).unwrap();
+    let inbound = Inbound {
+        headers: &call.headers,
+        body: &call.body,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    standard.verify(&inbound, &[key], now, Duration::from_secs(300))
 }
 
 #[tokio::test]
@@ -486,20 +484,8 @@ async fn deliveries_signed_with_two_keys_verify_under_either() {
     stop.cancel();
     task.await.unwrap();
     let call = &receiver.calls()[0];
-    let inbound = Inbound {
-        headers: &call.headers,
-        body: &call.body,
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let standard = providers::build(ProviderKind::Standard, None);
     for whsec in [OLD, NEW] {
-        let key = standard.signing_key(whsec).unwrap();
-        standard
-            .verify(&inbound, &[key], now, Duration::from_secs(300))
-            .unwrap_or_else(|e| panic!("a receiver holding only {whsec}: {e}"));
+        verify(call, whsec).unwrap_or_else(|e| panic!("a receiver holding only {whsec}: {e}"));
     }
 }
 
