@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use hookline_tests::{
-    Process, Receiver, RedisServer, TEST_WHSEC, append_entries, consumer_yaml, terminate,
-    wait_until,
+    Process, Receiver, RedisServer, TEST_WHSEC, append_entries, append_entry, consumer_yaml,
+    peak_rss_mib, terminate, wait_until,
 };
 use tokio::process::{Child, Command};
 
@@ -355,4 +355,95 @@ async fn a_redis_outage_logs_one_failure_and_one_recovery_per_loop_and_counts_ev
             .any(|l| l.contains("background loop recovered") && l.contains(r#""loop":"read""#)),
         "{log}"
     );
+}
+
+/// `len` bytes of letters and digits that zstd cannot shrink much (as real payloads of that
+/// size, often embedded files, are), different for each `seed`.
+fn incompressible_text(seed: u64, len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ALPHABET[(state % ALPHABET.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_8_mib_events_are_delivered_within_200_mib_then_compacted_and_archived() {
+    const EVENTS: usize = 30;
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
+    let archive = tempfile::tempdir().unwrap();
+    // Default consumer settings (one delivery group and the summary counter, 16 MiB budget).
+    let lifecycle = format!(
+        "lifecycle: {{hot: 1h, warm: 2h, archive: \"file://{}\"}}",
+        archive.path().display()
+    );
+    let config = config_file(&redis, &receiver, "");
+    std::fs::write(
+        config.path(),
+        std::fs::read_to_string(config.path()).unwrap() + &lifecycle + "\n",
+    )
+    .unwrap();
+    for n in 0..EVENTS {
+        let pad = incompressible_text(n as u64, 8 << 20);
+        let payload = format!(r#"{{"n":{n},"pad":"{pad}"}}"#);
+        append_entry(&redis, &format!("evt-{n}"), "push", &payload);
+    }
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hookline"));
+    command
+        .args(["consume", "--config"])
+        .arg(config.path())
+        .stdout(Stdio::null());
+    let mut consumer = Process::spawn(command);
+    let pid = consumer.child.id().unwrap();
+    wait_until(
+        "every event delivered and counted",
+        Duration::from_secs(120),
+        || {
+            let done = received(&receiver).len() == EVENTS
+                && hookline_tests::pending(&redis, "app") == 0
+                && hookline_tests::pending(&redis, "hookline-summaries") == 0
+                && lag(&redis).iter().all(|&l| l == 0);
+            async move { done.then_some(()) }
+        },
+    )
+    .await;
+    let peak = peak_rss_mib(pid);
+    let status = terminate(&mut consumer.child, Duration::from_secs(35)).await;
+    assert_eq!(status.code(), Some(0), "{}", consumer.stderr());
+    println!("hookline consume peak RSS: {peak} MiB for {EVENTS} events of 8 MiB");
+    assert!(peak < 200, "peak RSS {peak} MiB");
+    for call in receiver.calls() {
+        assert!(call.body.len() > 8 << 20, "whole bodies delivered");
+    }
+
+    let compacted = hookline(&config, &["job", "compact", "--older-than", "0s"]);
+    assert!(
+        compacted.starts_with("compacted 30 entries into 30 segment(s)"),
+        "{compacted}"
+    );
+    let archived = hookline(&config, &["job", "archive", "--older-than", "0s"]);
+    assert!(archived.starts_with("archived 30 entries"), "{archived}");
+}
+
+/// Each group's lag on the partition stream (entries not yet read).
+fn lag(redis: &RedisServer) -> Vec<i64> {
+    let groups: Vec<HashMap<String, redis::Value>> = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(hookline_tests::STREAM)
+        .query(&mut redis.connection())
+        .unwrap();
+    groups
+        .iter()
+        .map(|g| match g.get("lag") {
+            Some(redis::Value::Int(n)) => *n,
+            _ => -1,
+        })
+        .collect()
 }

@@ -7,7 +7,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use hookline_tests::{
-    HttpClient, Process, RedisServer, github_headers, hmac_sha256_hex, terminate, wait_until,
+    HttpClient, Process, RedisServer, github_headers, hmac_sha256_hex, peak_rss_mib, terminate,
+    wait_until,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -125,18 +126,6 @@ async fn idle_and_slowloris_connections_are_closed_while_real_webhooks_get_throu
     assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
     let status = terminate(&mut serve.child, Duration::from_secs(35)).await;
     assert_eq!(status.code(), Some(0));
-}
-
-/// The serve process's peak resident memory (`VmHWM`), in MiB.
-fn peak_rss_mib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kib / 1024
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

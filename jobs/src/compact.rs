@@ -6,27 +6,32 @@
 //! required groups ([`Config::required_groups`]) does not exist yet is not compacted at all:
 //! nobody has read its events yet, however old they are (`hookline_compaction_blocked`).
 //!
+//! Moves are exact: a segment holds the consecutive head entries it was encoded from and the
+//! script trims exactly those. An entry at the head that is not an event (a field name that
+//! is not UTF-8; consumers acknowledge such entries undelivered) goes, raw, to the
+//! partition's dead-letter stream in a script of its own (`quarantine.lua`), and compaction
+//! carries on behind it.
+//!
 //! Because only fully read entries are trimmed, `XINFO GROUPS` lag stays a number.
 
 use hookline_shared::config::{Config, WaitConfig};
 use hookline_shared::event::StoredEvent;
+use hookline_shared::redis::dead_letters;
 use hookline_shared::redis::groups::{self, GroupStats};
 use hookline_shared::redis::segments::{self, NewSegment};
-use hookline_shared::redis::{RedisConn, server, streams};
+use hookline_shared::redis::streams::Entry;
+use hookline_shared::redis::{RedisConn, streams};
 use hookline_shared::streams::Keys;
 
 use crate::{Budget, JobError, segment};
 
 /// Entries per segment at most.
 pub const SEGMENT_ENTRIES: usize = 500;
-/// A segment's entries take at most this many bytes before compression, unless one entry
-/// alone is larger (it then has a segment of its own): a burst of large payloads neither
-/// builds a segment Redis cannot store nor holds hundreds of them in memory.
+/// A segment's entries (field names and values) take at most this many bytes before
+/// compression, unless one entry alone is larger (it then has a segment of its own): a burst
+/// of large payloads neither builds a segment Redis cannot store nor holds hundreds of them
+/// in memory. Reads are bounded the same way (`range_bounded.lua`).
 pub const SEGMENT_BYTES: usize = 8 << 20;
-/// Entries read for a partition's first segment of a run when the stream's size per entry
-/// is unknown; later reads double while the entries are small, up to [`SEGMENT_ENTRIES`], and
-/// shrink to what fits when they are not.
-const FIRST_READ: usize = 16;
 
 /// What a compaction run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,6 +48,8 @@ pub struct CompactReport {
     pub budget_spent: bool,
     /// Partitions left hot because required groups do not exist there yet, with those groups.
     pub blocked: Vec<(u16, Vec<String>)>,
+    /// Entries that are not events, moved raw to their partition's dead-letter stream.
+    pub unreadable: u64,
 }
 
 /// A stream entry id.
@@ -72,6 +79,7 @@ pub async fn compact(
     let cutoff = now_ms.saturating_sub(config.lifecycle.hot.get().as_millis() as u64);
     let mut report = CompactReport::default();
     let wait = config.redis.wait;
+    let dlq = (now_ms, config.consumer.dlq_max_len);
     let required = config.required_groups();
     for partition in 0..config.streams.partitions {
         let stream = keys.events(partition);
@@ -91,7 +99,13 @@ pub async fn compact(
         }
         blocked.set(0.0);
         let bound = keep_from(conn, &stream, &groups, (cutoff, 0)).await?;
-        compact_partition(conn, (&keys, partition, wait), bound, &budget, &mut report).await?;
+        let at = Partition {
+            keys: &keys,
+            partition,
+            wait,
+            dlq,
+        };
+        compact_partition(conn, at, bound, &budget, &mut report).await?;
         if budget.spent() {
             report.budget_spent = true;
             break;
@@ -122,91 +136,95 @@ async fn keep_from(
     Ok(bound)
 }
 
-/// Moves the partition's entries before `bound` to the warm tier.
+/// Where a partition's entries go, and how.
+#[derive(Clone, Copy)]
+struct Partition<'a> {
+    keys: &'a Keys,
+    partition: u16,
+    wait: Option<WaitConfig>,
+    /// Dead letters' `failed_at` and the DLQ cap.
+    dlq: (u64, u64),
+}
+
+/// Moves the partition's entries before `bound` to the warm tier (those that are not events
+/// to the dead-letter stream).
 async fn compact_partition(
     conn: &mut RedisConn,
-    (keys, partition, wait): (&Keys, u16, Option<WaitConfig>),
+    at: Partition<'_>,
     bound: Id,
     budget: &Budget,
     report: &mut CompactReport,
 ) -> Result<(), JobError> {
+    let (keys, partition) = (at.keys, at.partition);
     let stream = keys.events(partition);
-    let mut count = first_read(conn, &stream).await;
     while !budget.spent() {
         let end = format!("({}", format_id(bound));
-        let mut entries = streams::range(conn, &stream, "-", &end, Some(count)).await?;
-        let read = entries.len();
-        entries.truncate(fitting(&entries));
-        count = if entries.len() < read {
-            entries.len().max(1)
-        } else {
-            (count * 2).min(SEGMENT_ENTRIES)
-        };
-        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+        let bounds = (SEGMENT_ENTRIES, SEGMENT_BYTES);
+        let read = streams::range_bounded(conn, &stream, ("-", &end), bounds).await?;
+        let Some(head) = read.first() else {
             return Ok(());
         };
-        let (first_id, last_id) = (parse_id(&first.entry_id)?, parse_id(&last.entry_id)?);
-        let member = format!("{}-{}", first.entry_id, last.entry_id);
-        let blob = segment::encode(&entries);
-        let raw_bytes = entries.iter().map(segment::raw_size).sum::<usize>() as u64;
-        let written = NewSegment {
-            member: &member,
-            first_id: &format_id(first_id),
-            last_ms: last_id.0,
-            trim_to: &format_id((last_id.0, last_id.1 + 1)),
-            blob: &blob,
-            raw_bytes,
-        };
-        if segments::write(conn, keys, partition, written, wait)
-            .await?
-            .is_none()
-        {
+        if let Entry::Unreadable(raw) = head {
+            let dlq = keys.dlq(partition);
+            if !dead_letters::quarantine(conn, (&stream, &dlq), raw, at.dlq, at.wait).await? {
+                return Ok(()); // another run is compacting this partition
+            }
+            report.unreadable += 1;
+            tracing::warn!(partition, entry = %raw.entry_id, reason = streams::RawEntry::REASON, "not an event: moved raw to the dead-letter stream");
+            continue;
+        }
+        // The events up to the next entry that is not one, if any: it goes next round.
+        let events: Vec<StoredEvent> = read.into_iter().map_while(Entry::into_event).collect();
+        if !write_segment(conn, at, &events, report).await? {
             return Ok(()); // another run is compacting this partition
         }
-        report.segments += 1;
-        report.entries += entries.len() as u64;
-        report.raw_bytes += raw_bytes;
-        report.warm_bytes += blob.len() as u64;
-        metrics::counter!(hookline_shared::metrics::LIFECYCLE_BYTES, "tier" => "warm")
-            .increment(blob.len() as u64);
-        tracing::info!(
-            partition,
-            entries = entries.len(),
-            bytes = blob.len(),
-            "segment written"
-        );
     }
     report.budget_spent = true;
     Ok(())
 }
 
-/// How many entries to read first: as many as [`SEGMENT_BYTES`] holds at the stream's mean
-/// entry size (`MEMORY USAGE` over its length), or [`FIRST_READ`] where Redis does not say.
-async fn first_read(conn: &mut RedisConn, stream: &str) -> usize {
-    let len = streams::length(conn, stream).await.unwrap_or(0);
-    if len == 0 {
-        return FIRST_READ;
+/// Writes `entries`, the head of the partition, as one segment and trims exactly them; false
+/// when the stream no longer starts with them.
+async fn write_segment(
+    conn: &mut RedisConn,
+    at: Partition<'_>,
+    entries: &[StoredEvent],
+    report: &mut CompactReport,
+) -> Result<bool, JobError> {
+    let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+        return Ok(true);
+    };
+    let (first_id, last_id) = (parse_id(&first.entry_id)?, parse_id(&last.entry_id)?);
+    let member = format!("{}-{}", first.entry_id, last.entry_id);
+    let blob = segment::encode(entries);
+    let raw_bytes = entries.iter().map(segment::raw_size).sum::<usize>() as u64;
+    let written = NewSegment {
+        member: &member,
+        first_id: &format_id(first_id),
+        last_ms: last_id.0,
+        trim_to: &format_id((last_id.0, last_id.1 + 1)),
+        blob: &blob,
+        raw_bytes,
+    };
+    if segments::write(conn, at.keys, at.partition, written, at.wait)
+        .await?
+        .is_none()
+    {
+        return Ok(false);
     }
-    match server::memory_usage(conn, stream).await {
-        Ok(bytes) if bytes > 0 => {
-            let mean = (bytes / len).max(1) as usize;
-            (SEGMENT_BYTES / mean).clamp(1, SEGMENT_ENTRIES)
-        }
-        _ => FIRST_READ,
-    }
-}
-
-/// How many of `entries` (at least one) one segment takes within [`SEGMENT_BYTES`].
-fn fitting(entries: &[StoredEvent]) -> usize {
-    let mut bytes = 0;
-    let fit = entries
-        .iter()
-        .take_while(|e| {
-            bytes += segment::raw_size(e);
-            bytes <= SEGMENT_BYTES
-        })
-        .count();
-    fit.max(1).min(entries.len())
+    report.segments += 1;
+    report.entries += entries.len() as u64;
+    report.raw_bytes += raw_bytes;
+    report.warm_bytes += blob.len() as u64;
+    metrics::counter!(hookline_shared::metrics::LIFECYCLE_BYTES, "tier" => "warm")
+        .increment(blob.len() as u64);
+    tracing::info!(
+        partition = at.partition,
+        entries = entries.len(),
+        bytes = blob.len(),
+        "segment written"
+    );
+    Ok(true)
 }
 
 /// A partition's warm tier: segments, compressed bytes, and their uncompressed size.

@@ -190,6 +190,12 @@ pub async fn run(
                     groups.join(", ")
                 ));
             }
+            if r.unreadable > 0 {
+                line.push_str(&format!(
+                    "; {} entries that are not events moved raw to the dead-letter streams",
+                    r.unreadable
+                ));
+            }
             if r.budget_spent {
                 line.push_str("; budget spent, the next run carries on");
             }

@@ -7,10 +7,42 @@ use std::time::Duration;
 
 use common::{HOUR, append_spaced, now_ms, setup};
 use hookline_jobs::{Budget, compact, segment};
+use hookline_shared::config::Config;
 use hookline_shared::redis::groups;
 use hookline_shared::redis::streams as entries;
 use hookline_tests::{RedisServer, STREAM, github_corpus};
 use redis::{Commands, Value};
+
+/// Runs the consumers of `config` (its groups and the summary counter) until `receiver` got
+/// `n` deliveries and both groups settled every entry of the stream.
+async fn consume_until_settled(config: &Config, receiver: &hookline_tests::Receiver, n: usize) {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let consumer = {
+        let (config, stop) = (config.clone(), stop.clone());
+        tokio::spawn(async move {
+            let ctx = hookline_shared::Context::new(config).unwrap();
+            hookline_shared::consumer::run_with_summaries(&ctx, "consumer", stop)
+                .await
+                .unwrap();
+        })
+    };
+    let conn = hookline_shared::redis::RedisConn::open(&config.redis).unwrap();
+    hookline_tests::wait_until(
+        "every event delivered and every entry settled",
+        Duration::from_secs(30),
+        || {
+            let (delivered, mut conn) = (receiver.calls().len(), conn.clone());
+            async move {
+                let groups = groups::info(&mut conn, STREAM).await.ok()?;
+                let read = |g: &groups::GroupStats| g.pending == 0 && g.lag == Some(0);
+                (delivered == n && groups.len() == 2 && groups.iter().all(read)).then_some(())
+            }
+        },
+    )
+    .await;
+    stop.cancel();
+    consumer.await.unwrap();
+}
 
 fn warm_entries(redis: &RedisServer) -> Vec<hookline_shared::event::StoredEvent> {
     let mut conn = redis.connection();
@@ -171,7 +203,7 @@ async fn entries_a_group_has_not_read_stay_hot_and_its_lag_stays_known() {
 
 #[tokio::test]
 async fn nothing_leaves_the_hot_tier_before_every_required_group_exists_and_has_read_it() {
-    use hookline_tests::{Receiver, consumer_yaml, wait_until};
+    use hookline_tests::{Receiver, consumer_yaml};
     let redis = RedisServer::start();
     let receiver = Receiver::start(|_| (reqwest::StatusCode::OK, Duration::ZERO)).await;
     // A delivery group and (by default) the summary group; no consumer runs yet.
@@ -195,34 +227,10 @@ async fn nothing_leaves_the_hot_tier_before_every_required_group_exists_and_has_
     );
     assert_eq!(entries::length(&mut conn, STREAM).await.unwrap(), 20);
 
-    let stop = tokio_util::sync::CancellationToken::new();
-    let consumer = {
-        let (config, stop) = (config.clone(), stop.clone());
-        tokio::spawn(async move {
-            let ctx = hookline_shared::Context::new(config).unwrap();
-            hookline_shared::consumer::run_with_summaries(&ctx, "late-consumer", stop)
-                .await
-                .unwrap();
-        })
-    };
-    wait_until(
-        "every event delivered and counted",
-        Duration::from_secs(30),
-        || {
-            let (delivered, mut conn) = (receiver.calls().len(), conn.clone());
-            async move {
-                let groups = groups::info(&mut conn, STREAM).await.ok()?;
-                let read = |g: &groups::GroupStats| g.pending == 0 && g.lag == Some(0);
-                (delivered == 20 && groups.len() == 2 && groups.iter().all(read)).then_some(())
-            }
-        },
-    )
-    .await;
+    consume_until_settled(&config, &receiver, 20).await;
     let report = compact::compact(&config, &mut conn, now_ms() + 2_000, budget())
         .await
         .unwrap();
-    stop.cancel();
-    consumer.await.unwrap();
     assert!(report.blocked.is_empty());
     assert_eq!(report.entries, 20, "read by every group, now they move");
     assert_eq!(warm_entries(&redis).len(), 20);
@@ -325,4 +333,67 @@ async fn large_payloads_get_segments_within_the_byte_bound() {
         "two 3 MiB events at most per 8 MiB segment: {members:?}"
     );
     assert_eq!(warm_entries(&redis).len(), 20, "every event once");
+}
+
+#[tokio::test]
+async fn an_entry_that_is_not_an_event_is_passed_by_consumers_and_moved_raw_to_the_dlq() {
+    use hookline_shared::consumer::dlq;
+    use hookline_tests::{Receiver, consumer_yaml};
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(|_| (reqwest::StatusCode::OK, Duration::ZERO)).await;
+    let yaml = consumer_yaml(&redis, &receiver.url(), "      shutdown_grace: 2s")
+        + "lifecycle: {hot: 1s, warm: 1h}\n";
+    let config = hookline_shared::config::parse(&yaml, |_| None).unwrap();
+    let mut conn = hookline_shared::redis::RedisConn::open(&config.redis).unwrap();
+    let corpus: Vec<_> = github_corpus().into_iter().take(20).collect();
+    let now = now_ms();
+    append_spaced(&redis, now - 10_000, 1, &corpus[..10]);
+    // Written by hand, not by hookline: a field name that is not UTF-8.
+    let bad_id = format!("{}-0", now - 9_000);
+    let bad_fields: [(&[u8], &[u8]); 2] = [(b"\xff\xfename", b"value\x00\x01"), (b"v", b"1")];
+    let _: String = redis::cmd("XADD")
+        .arg(STREAM)
+        .arg(&bad_id)
+        .arg(&bad_fields[..])
+        .query(&mut redis.connection())
+        .unwrap();
+    append_spaced(&redis, now - 8_000, 1, &corpus[10..]);
+
+    consume_until_settled(&config, &receiver, 20).await;
+
+    let report = compact::compact(
+        &config,
+        &mut conn,
+        now_ms() + 2_000,
+        Budget::new(Duration::from_secs(30)),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.entries, report.unreadable), (20, 1), "{report:?}");
+    assert_eq!(entries::length(&mut conn, STREAM).await.unwrap(), 0);
+    assert_eq!(
+        warm_entries(&redis).len(),
+        20,
+        "every event in the warm tier"
+    );
+
+    let keys = hookline_shared::streams::Keys::new("hookline");
+    let letters = dlq::list(&mut conn, &keys, 1, &dlq::DlqFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].event.entry_id, bad_id);
+    assert!(
+        letters[0].error.contains("not UTF-8"),
+        "{}",
+        letters[0].error
+    );
+    let raw: Vec<[String; 2]> = serde_json::from_str(letters[0].raw.as_deref().unwrap()).unwrap();
+    let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
+    let want: Vec<[String; 2]> = bad_fields.iter().map(|(n, v)| [b64(n), b64(v)]).collect();
+    assert_eq!(raw, want, "kept byte for byte");
+    let retried = dlq::retry(&mut conn, &keys, 1, &dlq::DlqFilter::default(), true)
+        .await
+        .unwrap();
+    assert_eq!((retried.moved, retried.unreadable), (0, 1), "never retried");
 }

@@ -126,6 +126,15 @@ impl StoredEvent {
         self.get("payload").unwrap_or_default()
     }
 
+    /// The body as a cheap, shared handle on the same bytes (no copy of a large payload).
+    pub fn payload_bytes(&self) -> Bytes {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == "payload")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
     /// The fields as one JSON object of strings, with `payload` written as `payload_b64`
     /// (bodies need not be UTF-8). [`StoredEvent::from_json`] reads it back exactly.
     pub fn to_json(&self) -> String {

@@ -105,6 +105,18 @@ fn address_in(line: &str) -> Option<SocketAddr> {
     line[at..].split_whitespace().next()?.parse().ok()
 }
 
+/// A process's peak resident memory (`VmHWM` in `/proc/PID/status`), in MiB.
+pub fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("a VmHWM line");
+    kib / 1024
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use bytes::Bytes;
@@ -55,6 +55,7 @@ impl Receiver {
         };
         let app = Router::new()
             .route("/hook", post(receive))
+            .layer(DefaultBodyLimit::disable()) // tests deliver bodies of many MiB
             .with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -95,6 +95,7 @@ pub async fn run(ctx: &Context, command: DlqCommand) -> Result<(), CliError> {
                         "partition": l.partition, "dlq_entry_id": l.dlq_entry_id, "group": l.group,
                         "source": e.text("source"), "event_type": e.text("event_type"), "event_id": e.text("id"),
                         "attempts": l.attempts, "failed_at": l.failed_at, "error": l.error,
+                        "raw": l.raw,
                     });
                     println!("{line}");
                 } else {
@@ -125,6 +126,13 @@ pub async fn run(ctx: &Context, command: DlqCommand) -> Result<(), CliError> {
                     "; {} were retried before and failed again: left in the DLQ (add --again \
                      to retry them once more)",
                     report.retried_before
+                ));
+            }
+            if report.unreadable > 0 {
+                line.push_str(&format!(
+                    "; {} are entries that are not events (see `dlq list --json`, field raw): \
+                     left in the DLQ, never retried; purge them once inspected",
+                    report.unreadable
                 ));
             }
             println!("{line}");

@@ -15,8 +15,11 @@ use sha2::{Digest, Sha256};
 
 use crate::{Budget, JobError, segment};
 
-/// Segments archived together (and deleted together).
+/// Segments archived together (and deleted together) at most.
 pub const BATCH: usize = 32;
+/// A batch stops taking segments once their entries reach this many bytes uncompressed, so a
+/// batch holds at most this plus one segment ([`crate::compact::SEGMENT_BYTES`]) in memory.
+pub const BATCH_BYTES: usize = 64 << 20;
 
 /// What an archive run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -90,14 +93,21 @@ async fn archive_batch(
     store: &dyn ArchiveStore,
     report: &mut ArchiveReport,
 ) -> Result<(), ArchiveError> {
-    let mut entries = Vec::new();
+    let (mut entries, mut bytes, mut taken) = (Vec::new(), 0, 0);
     for member in members {
+        if bytes >= BATCH_BYTES {
+            break;
+        }
+        taken += 1;
         let Some(blob) = segments::read(conn, keys, partition, member).await? else {
             continue;
         };
-        entries
-            .extend(segment::decode(&blob).map_err(|e| ArchiveError::Segment(member.clone(), e))?);
+        let decoded =
+            segment::decode(&blob).map_err(|e| ArchiveError::Segment(member.clone(), e))?;
+        bytes += decoded.iter().map(segment::raw_size).sum::<usize>();
+        entries.extend(decoded);
     }
+    let members = &members[..taken];
     let objects = object::build(partition, &entries);
     for object in &objects {
         let manifest = serde_json::to_vec_pretty(&object.manifest).expect("manifests serialize");

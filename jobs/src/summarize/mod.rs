@@ -193,12 +193,13 @@ async fn dead_letters(
     let mut from = start.to_string();
     let mut out = Vec::new();
     loop {
-        let page = streams::range(conn, dlq, &from, &end.to_string(), Some(1000)).await?;
+        let bounds = (1000, streams::PAGE_BYTES);
+        let page = streams::range_bounded(conn, dlq, (&from, &end.to_string()), bounds).await?;
         let Some(last) = page.last() else {
             return Ok(out);
         };
-        from = format!("({}", last.entry_id);
-        for letter in &page {
+        from = format!("({}", last.id());
+        for letter in page.into_iter().filter_map(streams::Entry::into_event) {
             let event: serde_json::Value =
                 serde_json::from_str(letter.text("event")).unwrap_or_default();
             let text = |name: &str| {

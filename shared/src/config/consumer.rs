@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::ConfigError;
 use super::source::check_name;
-use super::units::Duration;
+use super::units::{Duration, Size};
 use crate::secret::Secret;
 
 /// The built-in summary group's name (`crate::summary` runs it), refused for user groups.
@@ -32,6 +32,11 @@ pub struct ConsumerConfig {
     /// are trimmed. `hookline_dlq_fill_ratio` and an alert warn well before.
     #[serde(default = "defaults::dlq_max_len")]
     pub dlq_max_len: u64,
+    /// The most entry bytes one consumer process reads and holds at once, all groups,
+    /// partitions and the summary counter together: reads are bounded by it, and an entry
+    /// holds its share until it is settled. One entry larger than this is handled alone.
+    #[serde(default = "defaults::batch_bytes")]
+    pub batch_bytes: Size,
 }
 
 /// One consumer group.
@@ -47,7 +52,7 @@ pub struct GroupConfig {
     /// first consumer ran are delivered) or `latest`.
     #[serde(default)]
     pub start: StartPosition,
-    /// Entries read per `XREADGROUP`.
+    /// Entries read at most per read (reads are bounded in bytes, too: `consumer.batch_bytes`).
     #[serde(default = "defaults::batch_size")]
     pub batch_size: usize,
     /// Sink calls in flight at once per consumer process.
@@ -83,12 +88,13 @@ impl Default for ConsumerConfig {
             groups: BTreeMap::new(),
             summaries: true,
             dlq_max_len: defaults::dlq_max_len(),
+            batch_bytes: defaults::batch_bytes(),
         }
     }
 }
 
 mod defaults {
-    use super::Duration;
+    use super::{Duration, Size};
     pub fn yes() -> bool {
         true
     }
@@ -106,6 +112,9 @@ mod defaults {
     }
     pub fn dlq_max_len() -> u64 {
         1_000_000
+    }
+    pub fn batch_bytes() -> Size {
+        Size::mib(16)
     }
     pub fn claim_idle() -> Duration {
         Duration::secs(300)
@@ -243,6 +252,12 @@ impl ConsumerConfig {
             return Err(ConfigError::at(
                 "consumer.dlq_max_len",
                 "must be at least 1000",
+            ));
+        }
+        if !(64 << 10..=1 << 30).contains(&self.batch_bytes.bytes()) {
+            return Err(ConfigError::at(
+                "consumer.batch_bytes",
+                "must be between 64KiB and 1GiB",
             ));
         }
         Ok(())

@@ -35,8 +35,11 @@ pub struct DeadLetter {
     pub partition: u16,
     /// The dead letter's own entry id in `{prefix}:dlq:{N}`.
     pub dlq_entry_id: String,
-    /// The original event, fields as stored.
+    /// The original event, fields as stored (none for an unreadable entry).
     pub event: StoredEvent,
+    /// An entry that was not an event, moved here raw by compaction: its `raw` field, the
+    /// fields as `[[name_b64, value_b64], …]`. Never retried; purge it once inspected.
+    pub raw: Option<String>,
     /// The last delivery error.
     pub error: String,
     /// Deliveries attempted.
@@ -69,11 +72,11 @@ pub async fn list(
         let stream = keys.dlq(partition);
         let mut start = "-".to_owned();
         loop {
-            let raw = streams::range(conn, &stream, &start, "+", Some(PAGE)).await?;
-            let Some(last) = raw.last() else { break };
-            start = format!("({}", last.entry_id);
-            let full = raw.len() == PAGE;
-            for entry in raw {
+            let bounds = (PAGE, streams::PAGE_BYTES);
+            let page = streams::range_bounded(conn, &stream, (&start, "+"), bounds).await?;
+            let Some(last) = page.last() else { break };
+            start = format!("({}", last.id());
+            for entry in page.into_iter().filter_map(streams::Entry::into_event) {
                 let Some(letter) = dead_letter(partition, entry) else {
                     continue;
                 };
@@ -83,9 +86,6 @@ pub async fn list(
                         return Ok(out);
                     }
                 }
-            }
-            if !full {
-                break;
             }
         }
     }
@@ -99,13 +99,15 @@ pub struct Retried {
     pub moved: usize,
     /// Dead letters of events retried before, left in the DLQ (without `again`).
     pub retried_before: usize,
+    /// Dead letters of entries that are not events, left in the DLQ.
+    pub unreadable: usize,
 }
 
 /// The field a retried event carries: how often it was retried from the DLQ.
 pub const RETRIES: &str = "dlq_retries";
 
 /// Re-appends matching dead letters to their hot streams and removes them from the DLQ;
-/// those of events retried before only with `again`.
+/// those of events retried before only with `again`, those of unreadable entries never.
 pub async fn retry(
     conn: &mut RedisConn,
     keys: &Keys,
@@ -115,6 +117,10 @@ pub async fn retry(
 ) -> RedisResult<Retried> {
     let mut report = Retried::default();
     for letter in list(conn, keys, partitions, filter).await? {
+        if letter.raw.is_some() {
+            report.unreadable += 1;
+            continue;
+        }
         let before: u64 = letter.event.text(RETRIES).parse().unwrap_or(0);
         if before > 0 && !again {
             report.retried_before += 1;
@@ -153,11 +159,21 @@ pub async fn purge(
 }
 
 fn dead_letter(partition: u16, entry: StoredEvent) -> Option<DeadLetter> {
-    let event =
-        StoredEvent::from_json(entry.text("entry_id").to_owned(), entry.text("event")).ok()?;
+    let entry_id = entry.text("entry_id").to_owned();
+    let raw = entry
+        .get("raw")
+        .map(|raw| String::from_utf8_lossy(raw).into_owned());
+    let event = match raw {
+        Some(_) => StoredEvent {
+            entry_id,
+            fields: Vec::new(),
+        },
+        None => StoredEvent::from_json(entry_id, entry.text("event")).ok()?,
+    };
     Some(DeadLetter {
         partition,
         event,
+        raw,
         error: entry.text("error").to_owned(),
         attempts: entry.text("attempts").to_owned(),
         failed_at: entry.text("failed_at").to_owned(),

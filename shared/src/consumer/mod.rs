@@ -6,6 +6,7 @@
 
 mod acker;
 pub mod backoff;
+pub mod budget;
 pub mod dlq;
 mod partition;
 
@@ -18,7 +19,8 @@ use crate::config::ConfigError;
 use crate::redis::RedisConn;
 use crate::sinks;
 use crate::streams::Keys;
-use partition::Worker;
+use budget::ByteBudget;
+use partition::{Shared, Worker};
 
 /// Why an operator command on consumer groups failed.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +55,23 @@ pub async fn run(
     consumer: &str,
     shutdown: CancellationToken,
 ) -> Result<(), ConfigError> {
+    run_within(ctx, consumer, &budget(ctx), shutdown).await
+}
+
+/// The byte budget of a consumer process (`consumer.batch_bytes`).
+fn budget(ctx: &Context) -> ByteBudget {
+    ByteBudget::new(ctx.config.consumer.batch_bytes.bytes())
+}
+
+/// [`run`], taking entries out of `budget`.
+async fn run_within(
+    ctx: &Context,
+    consumer: &str,
+    budget: &ByteBudget,
+    shutdown: CancellationToken,
+) -> Result<(), ConfigError> {
     let mut tasks = tokio::task::JoinSet::new();
-    for worker in workers(ctx, consumer)? {
+    for worker in workers(ctx, consumer, budget)? {
         let reader = dedicated(ctx)?;
         tasks.spawn(worker.run(reader, shutdown.clone()));
     }
@@ -64,15 +81,17 @@ pub async fn run(
 }
 
 /// What `hookline consume` runs: every configured group and, unless `consumer.summaries` is
-/// off, the built-in summary group ([`crate::summary`]), as consumer `consumer`.
+/// off, the built-in summary group ([`crate::summary`]), as consumer `consumer`, within one
+/// byte budget.
 pub async fn run_with_summaries(
     ctx: &Context,
     consumer: &str,
     shutdown: CancellationToken,
 ) -> Result<(), ConfigError> {
+    let budget = budget(ctx);
     let (consumed, counted) = tokio::join!(
-        run(ctx, consumer, shutdown.clone()),
-        crate::summary::run(ctx, consumer, shutdown)
+        run_within(ctx, consumer, &budget, shutdown.clone()),
+        crate::summary::run_within(ctx, consumer, &budget, shutdown)
     );
     consumed.and(counted)
 }
@@ -81,17 +100,28 @@ pub async fn run_with_summaries(
 /// now (`hookline claim-pending`); returns how many were taken.
 pub async fn claim_pending(ctx: &Context, consumer: &str) -> Result<usize, ConsumerError> {
     let mut taken = 0;
-    for worker in workers(ctx, consumer)? {
+    for worker in workers(ctx, consumer, &budget(ctx))? {
         taken += worker.claim_and_deliver().await?;
     }
     Ok(taken)
 }
 
-/// One worker per configured (group, partition), sharing one connection and each group's sink.
-fn workers(ctx: &Context, consumer: &str) -> Result<Vec<Arc<Worker>>, ConfigError> {
+/// One worker per configured (group, partition), sharing one connection, `budget` and each
+/// group's sink.
+fn workers(
+    ctx: &Context,
+    consumer: &str,
+    budget: &ByteBudget,
+) -> Result<Vec<Arc<Worker>>, ConfigError> {
     let config = &ctx.config;
     let conn = ctx.redis.shared();
     let keys = Keys::new(config.streams.prefix.clone());
+    let shared = Shared {
+        clock: ctx.clock.clone(),
+        wait: ctx.redis.wait(),
+        dlq_max_len: config.consumer.dlq_max_len,
+        budget: budget.clone(),
+    };
     let mut workers = Vec::new();
     for (name, group) in &config.consumer.groups {
         let sink = sinks::build(&group.sink, &conn, &keys, group.circuit_breaker, &ctx.clock)
@@ -103,13 +133,8 @@ fn workers(ctx: &Context, consumer: &str) -> Result<Vec<Arc<Worker>>, ConfigErro
                 conn.clone(),
                 &keys,
                 (partition, name, consumer),
-                group.clone(),
-                sink.clone(),
-                (
-                    ctx.clock.clone(),
-                    ctx.redis.wait(),
-                    config.consumer.dlq_max_len,
-                ),
+                (group.clone(), sink.clone()),
+                shared.clone(),
             ));
         }
     }

@@ -1,17 +1,20 @@
 //! The dead-letter streams: moving an entry there and acknowledging it in one step
-//! (`dead_letter.lua`), and moving a dead letter back to its hot stream (`dlq_retry.lua`).
+//! (`dead_letter.lua`), moving an entry that is not an event there raw (`quarantine.lua`),
+//! and moving a dead letter back to its hot stream (`dlq_retry.lua`).
 //! Listing and purging read and delete entries with [`super::streams`].
 
 use std::sync::LazyLock;
 
 use redis::{RedisResult, Script};
 
+use super::streams::RawEntry;
 use super::{RedisConn, script};
 use crate::config::WaitConfig;
 
 static DEAD_LETTER: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("dead_letter.lua")));
 static RETRY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("dlq_retry.lua")));
+static QUARANTINE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("quarantine.lua")));
 
 /// What went wrong with an entry that is dead-lettered.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +52,26 @@ pub async fn move_to_dlq(
         .arg(failed.failed_at)
         .arg(failed.max_len);
     let moved: i64 = script::run_replicated(conn, &DEAD_LETTER, &call, wait).await?;
+    Ok(moved == 1)
+}
+
+/// Moves `raw`, the head of `stream` and not an event, to `dlq` byte for byte (its `raw`
+/// field), atomically and, with `wait`, confirmed by replicas; false when the stream no
+/// longer starts with it.
+pub async fn quarantine(
+    conn: &mut RedisConn,
+    (stream, dlq): (&str, &str),
+    raw: &RawEntry,
+    (failed_at, max_len): (u64, u64),
+    wait: Option<WaitConfig>,
+) -> RedisResult<bool> {
+    let mut call = script::evalsha(&QUARANTINE, &[stream, dlq]);
+    call.arg(&raw.entry_id)
+        .arg(raw.to_json())
+        .arg(RawEntry::REASON)
+        .arg(failed_at)
+        .arg(max_len);
+    let moved: i64 = script::run_replicated(conn, &QUARANTINE, &call, wait).await?;
     Ok(moved == 1)
 }
 

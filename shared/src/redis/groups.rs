@@ -2,13 +2,16 @@
 //! (scans, claims, takeovers) and what `XINFO GROUPS` says about them.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::{RedisResult, Value};
+use redis::{RedisResult, Script, Value};
 
-use super::RedisConn;
-use super::streams::{from_entry_list, from_read_reply};
-use crate::event::StoredEvent;
+use super::streams::{Entry, entries_of_list, entries_of_read_reply};
+use super::{RedisConn, script};
+
+static READ_BOUNDED: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("read_bounded.lua")));
 
 /// Where a group read starts: [`NEW`] entries, or this consumer's own pending ones from the
 /// start ([`OWN_PENDING`]).
@@ -53,7 +56,7 @@ pub async fn read(
     from: &str,
     count: usize,
     block: Duration,
-) -> RedisResult<Vec<StoredEvent>> {
+) -> RedisResult<Vec<Entry>> {
     let reply: Value = redis::cmd("XREADGROUP")
         .arg("GROUP")
         .arg(group)
@@ -67,7 +70,28 @@ pub async fn read(
         .arg(from)
         .query_async(conn)
         .await?;
-    Ok(from_read_reply(reply))
+    Ok(entries_of_read_reply(reply))
+}
+
+/// One group read that does not block, of at most `count` entries of `stream` as
+/// `(group, consumer)` from `from` ([`NEW`] or [`OWN_PENDING`]) and at most `max_bytes` of
+/// field names and values — unless the first entry alone is larger: it then comes alone
+/// (`read_bounded.lua`).
+pub async fn read_bounded(
+    conn: &mut RedisConn,
+    (group, consumer): (&str, &str),
+    stream: &str,
+    from: &str,
+    (count, max_bytes): (usize, usize),
+) -> RedisResult<Vec<Entry>> {
+    let mut call = script::evalsha(&READ_BOUNDED, &[stream]);
+    call.arg(group)
+        .arg(consumer)
+        .arg(from)
+        .arg(count)
+        .arg(max_bytes);
+    let reply: Value = script::run(conn, &READ_BOUNDED, &call).await?;
+    Ok(entries_of_read_reply(reply))
 }
 
 /// Acknowledges `ids` in `group` (`XACK`).
@@ -147,7 +171,7 @@ pub async fn claim(
     (stream, group, consumer): (&str, &str, &str),
     min_idle: Duration,
     id: &str,
-) -> RedisResult<Option<StoredEvent>> {
+) -> RedisResult<Option<Entry>> {
     let reply: Value = redis::cmd("XCLAIM")
         .arg(stream)
         .arg(group)
@@ -156,17 +180,17 @@ pub async fn claim(
         .arg(id)
         .query_async(conn)
         .await?;
-    Ok(from_entry_list(reply).into_iter().next())
+    Ok(entries_of_list(reply).into_iter().next())
 }
 
 /// A page of `XAUTOCLAIM`: what was taken over, and where the next page starts (`0-0` when
 /// the scan is complete).
 #[derive(Debug, Clone, Default)]
-pub struct Takeover<T> {
+pub struct Takeover {
     /// The cursor of the next page; `0-0` at the end.
     pub next: String,
-    /// The entries (or ids) now owned by the claiming consumer.
-    pub taken: Vec<T>,
+    /// The ids of the entries now owned by the claiming consumer.
+    pub taken: Vec<String>,
 }
 
 /// Takes over, for `consumer`, up to `count` entries idle for `min_idle` from `cursor` on,
@@ -177,31 +201,13 @@ pub async fn take_over_ids(
     min_idle: Duration,
     cursor: &str,
     count: usize,
-) -> RedisResult<Takeover<String>> {
+) -> RedisResult<Takeover> {
     let (next, taken, _deleted): (String, Vec<String>, Value) =
         autoclaim((stream, group, consumer), min_idle, cursor, count)
             .arg("JUSTID")
             .query_async(conn)
             .await?;
     Ok(Takeover { next, taken })
-}
-
-/// Like [`take_over_ids`], returning the entries themselves (and bumping their counts).
-pub async fn take_over(
-    conn: &mut RedisConn,
-    (stream, group, consumer): (&str, &str, &str),
-    min_idle: Duration,
-    cursor: &str,
-    count: usize,
-) -> RedisResult<Takeover<StoredEvent>> {
-    let (next, taken, _deleted): (String, Value, Value) =
-        autoclaim((stream, group, consumer), min_idle, cursor, count)
-            .query_async(conn)
-            .await?;
-    Ok(Takeover {
-        next,
-        taken: from_entry_list(taken),
-    })
 }
 
 /// `XAUTOCLAIM stream group consumer min-idle cursor COUNT count`.

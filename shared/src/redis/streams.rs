@@ -1,7 +1,8 @@
 //! Stream entries in and out: ranges, lengths, appends of stored events and of replayed
-//! copies (`replay_append.lua`), deletes; and the
-//! parsing of raw entry replies, keeping field order (redis-rs's stream types collect fields
-//! into a map, which would reorder them).
+//! copies (`replay_append.lua`), deletes; and the parsing of raw entry replies, keeping field
+//! order (redis-rs's stream types collect fields into a map, which would reorder them) and
+//! keeping entries that are not events ([`Entry::Unreadable`]) where the caller must move
+//! them rather than skip them.
 
 use std::sync::LazyLock;
 
@@ -13,6 +14,8 @@ use crate::event::StoredEvent;
 
 static REPLAY_APPEND: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("replay_append.lua")));
+static RANGE_BOUNDED: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("range_bounded.lua")));
 
 /// Entries of `stream` with ids in `[start, end]` (`-`, `+` and `(id` exclusive bounds
 /// allowed), oldest first, at most `count` (all with `None`).
@@ -92,17 +95,114 @@ pub async fn delete(conn: &mut RedisConn, stream: &str, ids: &[&str]) -> RedisRe
         .await
 }
 
-/// Entries of an `[[id, [field, value, …]], …]` reply (XRANGE, XCLAIM); nil or malformed
-/// items (entries deleted meanwhile) are skipped.
+/// The bytes one page of an operator command or a job's paged read takes at most (with
+/// [`range_bounded`]), unless one entry alone is larger.
+pub const PAGE_BYTES: usize = 16 << 20;
+
+/// Entries of `stream` in `[start, end]` like [`range`], unreadable ones included, in stream
+/// order: at most `count`, and at most `max_bytes` of field names and values unless the first
+/// entry alone is larger (it then comes alone) — `range_bounded.lua`.
+pub async fn range_bounded(
+    conn: &mut RedisConn,
+    stream: &str,
+    (start, end): (&str, &str),
+    (count, max_bytes): (usize, usize),
+) -> RedisResult<Vec<Entry>> {
+    let mut call = script::evalsha(&RANGE_BOUNDED, &[stream]);
+    call.arg(start).arg(end).arg(count).arg(max_bytes);
+    let reply: Value = script::run(conn, &RANGE_BOUNDED, &call).await?;
+    Ok(entries_of_list(reply))
+}
+
+/// A stream entry as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// An entry whose field names are text: an event, as far as the stream can tell.
+    Event(StoredEvent),
+    /// An entry with a field name that is not UTF-8. hookline never writes one (it was added
+    /// by hand or damaged); it is kept byte for byte so that it is moved aside, never dropped.
+    Unreadable(RawEntry),
+}
+
+impl Entry {
+    /// The stream entry id.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Event(event) => &event.entry_id,
+            Self::Unreadable(raw) => &raw.entry_id,
+        }
+    }
+
+    /// The event, unless it is not one.
+    pub fn into_event(self) -> Option<StoredEvent> {
+        match self {
+            Self::Event(event) => Some(event),
+            Self::Unreadable(_) => None,
+        }
+    }
+
+    /// Its field names and values, in bytes: what it costs to hold in memory.
+    pub fn size(&self) -> usize {
+        match self {
+            Self::Event(event) => event.fields.iter().map(|(n, v)| n.len() + v.len()).sum(),
+            Self::Unreadable(raw) => raw.fields.iter().map(|(n, v)| n.len() + v.len()).sum(),
+        }
+    }
+}
+
+/// An entry that is not an event ([`Entry::Unreadable`]), fields as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEntry {
+    /// The stream entry id.
+    pub entry_id: String,
+    /// Field names and values in stream order.
+    pub fields: Vec<(Bytes, Bytes)>,
+}
+
+impl RawEntry {
+    /// Why it is not an event, for the `error` of its dead letter.
+    pub const REASON: &'static str = "unreadable entry: a field name is not UTF-8";
+
+    /// The fields as a JSON array of `[name, value]` pairs, each in standard base64, in
+    /// stream order: the `raw` field of its dead letter (docs/SPEC.md §5).
+    pub fn to_json(&self) -> String {
+        use base64::Engine;
+        let b64 = |b: &Bytes| base64::engine::general_purpose::STANDARD.encode(b);
+        let pairs: Vec<[String; 2]> = self
+            .fields
+            .iter()
+            .map(|(name, value)| [b64(name), b64(value)])
+            .collect();
+        serde_json::to_string(&pairs).expect("strings serialize")
+    }
+}
+
+/// Events of an `[[id, [field, value, …]], …]` reply (XRANGE, XCLAIM); nil or malformed
+/// items (entries deleted meanwhile) and unreadable entries are skipped.
 pub fn from_entry_list(value: Value) -> Vec<StoredEvent> {
+    events(entries_of_list(value))
+}
+
+/// Events of an XREADGROUP reply for one stream (`[[key, [entries…]]]`, or nil on timeout).
+pub fn from_read_reply(value: Value) -> Vec<StoredEvent> {
+    events(entries_of_read_reply(value))
+}
+
+fn events(entries: Vec<Entry>) -> Vec<StoredEvent> {
+    entries.into_iter().filter_map(Entry::into_event).collect()
+}
+
+/// Entries of an `[[id, [field, value, …]], …]` reply, unreadable ones included; nil or
+/// malformed items (entries deleted meanwhile) are skipped.
+pub fn entries_of_list(value: Value) -> Vec<Entry> {
     let Value::Array(items) = value else {
         return Vec::new();
     };
     items.into_iter().filter_map(entry).collect()
 }
 
-/// Entries of an XREADGROUP reply for one stream (`[[key, [entries…]]]`, or nil on timeout).
-pub fn from_read_reply(value: Value) -> Vec<StoredEvent> {
+/// Entries of an XREADGROUP reply for one stream, unreadable ones included.
+pub fn entries_of_read_reply(value: Value) -> Vec<Entry> {
     let Value::Array(streams) = value else {
         return Vec::new();
     };
@@ -112,11 +212,11 @@ pub fn from_read_reply(value: Value) -> Vec<StoredEvent> {
             Value::Array(mut parts) if parts.len() == 2 => parts.pop(),
             _ => None,
         })
-        .flat_map(from_entry_list)
+        .flat_map(entries_of_list)
         .collect()
 }
 
-fn entry(item: Value) -> Option<StoredEvent> {
+fn entry(item: Value) -> Option<Entry> {
     let Value::Array(mut parts) = item else {
         return None;
     };
@@ -127,12 +227,22 @@ fn entry(item: Value) -> Option<StoredEvent> {
         return None;
     };
     let entry_id = text(parts.pop()?)?;
-    let mut fields = Vec::with_capacity(flat.len() / 2);
+    let mut raw = Vec::with_capacity(flat.len() / 2);
     let mut flat = flat.into_iter();
     while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
-        fields.push((text(name)?, bytes(value)?));
+        raw.push((bytes(name)?, bytes(value)?));
     }
-    Some(StoredEvent { entry_id, fields })
+    let named: Option<Vec<(String, Bytes)>> = raw
+        .iter()
+        .map(|(name, value)| Some((std::str::from_utf8(name).ok()?.to_owned(), value.clone())))
+        .collect();
+    Some(match named {
+        Some(fields) => Entry::Event(StoredEvent { entry_id, fields }),
+        None => Entry::Unreadable(RawEntry {
+            entry_id,
+            fields: raw,
+        }),
+    })
 }
 
 fn bytes(value: Value) -> Option<Bytes> {

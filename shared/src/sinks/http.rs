@@ -82,7 +82,7 @@ impl HttpSink {
     async fn post(&self, event: &StoredEvent) -> Result<(), SinkError> {
         let id = event.text("id");
         let timestamp = self.clock.now().as_secs();
-        let body = bytes::Bytes::copy_from_slice(event.payload());
+        let body = event.payload_bytes();
         let content_type = match event.text("content_type") {
             "" => "application/octet-stream",
             other => other,

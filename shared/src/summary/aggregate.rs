@@ -11,15 +11,16 @@ use crate::supervise::LoopHealth;
 use super::{FIRST, LAST, counts, date, day_of, field};
 use crate::Context;
 use crate::config::ConfigError;
-use crate::event::StoredEvent;
+use crate::consumer::budget::{ByteBudget, Held, Read};
 use crate::redis::counts::{EntryCounts, count_and_ack};
+use crate::redis::streams::Entry;
 use crate::redis::{RedisConn, groups};
 use crate::streams::Keys;
 
 /// The built-in consumer group's name (config refuses it for user groups).
 pub const GROUP: &str = crate::config::SUMMARY_GROUP;
 
-/// Entries read per call.
+/// Entries read per call at most (and at most the free part of the byte budget).
 const BATCH: usize = 1000;
 /// How long a read waits for new entries.
 const BLOCK: Duration = Duration::from_secs(1);
@@ -31,6 +32,17 @@ const CLAIM_IDLE: Duration = Duration::from_secs(60);
 pub async fn run(
     ctx: &Context,
     consumer: &str,
+    shutdown: CancellationToken,
+) -> Result<(), ConfigError> {
+    let budget = ByteBudget::new(ctx.config.consumer.batch_bytes.bytes());
+    run_within(ctx, consumer, &budget, shutdown).await
+}
+
+/// [`run`], taking entries out of `budget` (shared with the process's delivery groups).
+pub(crate) async fn run_within(
+    ctx: &Context,
+    consumer: &str,
+    budget: &ByteBudget,
     shutdown: CancellationToken,
 ) -> Result<(), ConfigError> {
     let config = &ctx.config;
@@ -47,6 +59,7 @@ pub async fn run(
             partition,
             stream: keys.events(partition),
             consumer: consumer.to_owned(),
+            budget: budget.clone(),
             group_ready: false,
             own_pending: true,
             next_claim: tokio::time::Instant::now(),
@@ -63,6 +76,7 @@ struct Counter {
     partition: u16,
     stream: String,
     consumer: String,
+    budget: ByteBudget,
     group_ready: bool,
     own_pending: bool,
     next_claim: tokio::time::Instant,
@@ -76,9 +90,10 @@ impl Counter {
                 () = shutdown.cancelled() => break,
                 read = self.next_batch() => read,
             };
-            // Counting is not interrupted by shutdown: it is one short script call.
+            // Counting is not interrupted by shutdown: it is one short script call. The
+            // entries' shares of the byte budget are given back after it.
             let outcome = match read {
-                Ok(events) => self.count(&events).await,
+                Ok(batch) => self.count(batch).await,
                 Err(e) => Err(e),
             };
             match outcome {
@@ -96,44 +111,55 @@ impl Counter {
         }
     }
 
-    /// The next entries to count: this consumer's own pending entries first (left by a
-    /// previous run under the same name), then now and then entries abandoned by others,
-    /// else new entries.
-    async fn next_batch(&mut self) -> Result<Vec<StoredEvent>, RedisError> {
+    /// The next entries to count, each with its share of the byte budget: this consumer's
+    /// own pending entries first (left by a previous run under the same name, or taken over
+    /// from others, which now and then are), else new entries, waiting up to [`BLOCK`] for
+    /// one when there are none.
+    async fn next_batch(&mut self) -> Result<Vec<(Entry, Held)>, RedisError> {
         if !self.group_ready {
             groups::create(&mut self.conn, &self.stream, GROUP, "0").await?;
             self.group_ready = true;
         }
         if tokio::time::Instant::now() >= self.next_claim {
             self.next_claim = tokio::time::Instant::now() + CLAIM_IDLE / 2;
-            let claimed = self.claim().await?;
-            if !claimed.is_empty() {
-                return Ok(claimed);
-            }
+            let who = (self.stream.as_str(), GROUP, self.consumer.as_str());
+            let page = groups::take_over_ids(&mut self.conn, who, CLAIM_IDLE, "0-0", BATCH).await?;
+            self.own_pending |= !page.taken.is_empty();
         }
         let from = match self.own_pending {
             true => groups::OWN_PENDING,
             false => groups::NEW,
         };
-        let read = self.read(from).await?;
-        self.own_pending &= !read.is_empty();
-        Ok(read)
+        let read = Read {
+            stream: &self.stream,
+            who: (GROUP, &self.consumer),
+            from,
+            count: BATCH,
+            block: BLOCK,
+        };
+        let batch = self
+            .budget
+            .read(&mut self.conn.clone(), &mut self.conn, read)
+            .await?;
+        self.own_pending &= !batch.is_empty();
+        Ok(batch)
     }
 
-    async fn read(&mut self, from: &str) -> Result<Vec<StoredEvent>, RedisError> {
-        let group = (GROUP, self.consumer.as_str());
-        groups::read(&mut self.conn, group, &self.stream, from, BATCH, BLOCK).await
-    }
-
-    /// Takes over entries another consumer left pending past [`CLAIM_IDLE`].
-    async fn claim(&mut self) -> Result<Vec<StoredEvent>, RedisError> {
-        let who = (self.stream.as_str(), GROUP, self.consumer.as_str());
-        let page = groups::take_over(&mut self.conn, who, CLAIM_IDLE, "0-0", BATCH).await?;
-        Ok(page.taken)
-    }
-
-    /// Counts and acknowledges `events` in one script call.
-    async fn count(&mut self, events: &[StoredEvent]) -> Result<(), RedisError> {
+    /// Counts and acknowledges the events of `batch` in one script call; acknowledges the
+    /// entries that are not events uncounted (compaction moves them to the DLQ).
+    async fn count(&mut self, batch: Vec<(Entry, Held)>) -> Result<(), RedisError> {
+        let mut events = Vec::with_capacity(batch.len());
+        let mut unreadable = Vec::new();
+        for (entry, _) in &batch {
+            match entry {
+                Entry::Event(event) => events.push(event),
+                Entry::Unreadable(raw) => unreadable.push(raw.entry_id.clone()),
+            }
+        }
+        if !unreadable.is_empty() {
+            tracing::warn!(stream = %self.stream, entries = unreadable.len(), "entries that are not events: acknowledged uncounted; compaction moves them to the dead-letter stream");
+            groups::ack(&mut self.conn, &self.stream, GROUP, &unreadable).await?;
+        }
         if events.is_empty() {
             return Ok(());
         }

@@ -14,6 +14,7 @@
 mod aggregate;
 mod highlights;
 
+pub(crate) use aggregate::run_within;
 pub use aggregate::{GROUP, run};
 pub use highlights::{Count, TYPES, counts};
 

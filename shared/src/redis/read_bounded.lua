@@ -1,0 +1,85 @@
+-- One consumer group read, bounded in entries and in bytes.
+--
+-- KEYS[1]  the stream
+-- ARGV[1]  the consumer group
+-- ARGV[2]  the consumer
+-- ARGV[3]  '>' for new entries, '0' for the consumer's own pending ones
+-- ARGV[4]  entries at most
+-- ARGV[5]  bytes at most (field names and values), unless the first entry alone is larger:
+--          it then comes alone
+--
+-- Returns XREADGROUP's reply for those entries, or nil when there are none. A missing stream
+-- or group is a NOGROUP error, as for XREADGROUP itself.
+--
+-- XREADGROUP has a count but no byte limit, and a burst of large entries must not be read
+-- into a consumer's memory at once. So the script first walks the entries the read would
+-- return (after the group's last-delivered id, or along the consumer's pending list) adding
+-- up their sizes, then reads as many as fit. Walk and read are one atomic step: they see the
+-- same entries. The walk copies each entry once inside Redis; the bound keeps that small too.
+local group, consumer, from = ARGV[1], ARGV[2], ARGV[3]
+local max_entries, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
+
+local function size(entry)
+  local bytes = 0
+  for _, part in ipairs(entry[2] or {}) do
+    bytes = bytes + #part
+  end
+  return bytes
+end
+
+local next_entry
+if from == '>' then
+  if redis.call('EXISTS', KEYS[1]) == 0 then
+    return redis.error_reply('NOGROUP no such stream')
+  end
+  local last
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local fields = {}
+    for i = 1, #info, 2 do
+      fields[info[i]] = info[i + 1]
+    end
+    if fields['name'] == group then
+      last = fields['last-delivered-id']
+    end
+  end
+  if not last then
+    return redis.error_reply('NOGROUP no such consumer group')
+  end
+  local cursor = '(' .. last
+  next_entry = function()
+    local entry = redis.call('XRANGE', KEYS[1], cursor, '+', 'COUNT', 1)[1]
+    if entry then
+      cursor = '(' .. entry[1]
+    end
+    return entry
+  end
+else
+  local pending = redis.call('XPENDING', KEYS[1], group, '-', '+', max_entries, consumer)
+  local i = 0
+  next_entry = function()
+    i = i + 1
+    local item = pending[i]
+    if not item then
+      return nil
+    end
+    -- An entry deleted since it was delivered is read back as an id without fields.
+    return redis.call('XRANGE', KEYS[1], item[1], item[1])[1] or { item[1], {} }
+  end
+end
+
+local count, bytes = 0, 0
+while count < max_entries do
+  local entry = next_entry()
+  if not entry then
+    break
+  end
+  local s = size(entry)
+  if count > 0 and bytes + s > max_bytes then
+    break
+  end
+  count, bytes = count + 1, bytes + s
+end
+if count == 0 then
+  return false
+end
+return redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', KEYS[1], from)
