@@ -91,7 +91,7 @@ pub async fn read_bounded(
         .arg(count)
         .arg(max_bytes);
     let reply: Value = script::run(conn, &READ_BOUNDED, &call).await?;
-    Ok(entries_of_read_reply(reply))
+    Ok(entries_of_list(reply))
 }
 
 /// Acknowledges `ids` in `group` (`XACK`).

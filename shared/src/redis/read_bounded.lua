@@ -8,38 +8,40 @@
 -- ARGV[5]  bytes at most (field names and values), unless the first entry alone is larger:
 --          it then comes alone
 --
--- Returns XREADGROUP's reply for those entries, or nil when there are none. A missing stream
--- or group is a NOGROUP error, as for XREADGROUP itself.
+-- Returns the entries as XRANGE does (pending entries deleted meanwhile are left out). A
+-- missing stream or group is a NOGROUP error, as for XREADGROUP.
 --
 -- XREADGROUP has a count but no byte limit, and a burst of large entries must not be read
--- into a consumer's memory at once. So the script first walks the entries the read would
--- return (after the group's last-delivered id, or along the consumer's pending list) adding
--- up their sizes, then reads as many as fit. Walk and read are one atomic step: they see the
--- same entries. The walk copies each entry once inside Redis; the bound keeps that small too.
+-- into a consumer's memory at once. So the script walks the entries a read would return —
+-- after the group's last-delivered id, or along the consumer's pending list — one at a time
+-- while they fit, and returns those. New entries are then delivered to the consumer as
+-- XREADGROUP would: added to its pending list with a delivery count of 1 (XCLAIM … FORCE
+-- JUSTID) and the group's last-delivered id and entries-read moved past them (XGROUP SETID),
+-- in the same atomic step. (Returning XREADGROUP's own reply would pass every entry through
+-- Lua twice more.)
 local group, consumer, from = ARGV[1], ARGV[2], ARGV[3]
 local max_entries, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
 
 local function size(entry)
   local bytes = 0
-  for _, part in ipairs(entry[2] or {}) do
+  for _, part in ipairs(entry[2]) do
     bytes = bytes + #part
   end
   return bytes
 end
 
-local next_entry
+local next_entry, last, entries_read
 if from == '>' then
   if redis.call('EXISTS', KEYS[1]) == 0 then
     return redis.error_reply('NOGROUP no such stream')
   end
-  local last
   for _, info in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
     local fields = {}
     for i = 1, #info, 2 do
       fields[info[i]] = info[i + 1]
     end
     if fields['name'] == group then
-      last = fields['last-delivered-id']
+      last, entries_read = fields['last-delivered-id'], fields['entries-read']
     end
   end
   if not last then
@@ -57,29 +59,46 @@ else
   local pending = redis.call('XPENDING', KEYS[1], group, '-', '+', max_entries, consumer)
   local i = 0
   next_entry = function()
-    i = i + 1
-    local item = pending[i]
-    if not item then
-      return nil
+    while true do
+      i = i + 1
+      local item = pending[i]
+      if not item then
+        return nil
+      end
+      local entry = redis.call('XRANGE', KEYS[1], item[1], item[1])[1]
+      if entry then
+        return entry
+      end
     end
-    -- An entry deleted since it was delivered is read back as an id without fields.
-    return redis.call('XRANGE', KEYS[1], item[1], item[1])[1] or { item[1], {} }
   end
 end
 
-local count, bytes = 0, 0
-while count < max_entries do
+local out, bytes = {}, 0
+while #out < max_entries do
   local entry = next_entry()
   if not entry then
     break
   end
   local s = size(entry)
-  if count > 0 and bytes + s > max_bytes then
+  if #out > 0 and bytes + s > max_bytes then
     break
   end
-  count, bytes = count + 1, bytes + s
+  out[#out + 1] = entry
+  bytes = bytes + s
 end
-if count == 0 then
-  return false
+if from == '>' and #out > 0 then
+  local claim = { 'XCLAIM', KEYS[1], group, consumer, 0 }
+  for _, entry in ipairs(out) do
+    claim[#claim + 1] = entry[1]
+  end
+  claim[#claim + 1] = 'FORCE'
+  claim[#claim + 1] = 'JUSTID'
+  redis.call(unpack(claim))
+  local setid = { 'XGROUP', 'SETID', KEYS[1], group, out[#out][1] }
+  if type(entries_read) == 'number' then
+    setid[#setid + 1] = 'ENTRIESREAD'
+    setid[#setid + 1] = entries_read + #out
+  end
+  redis.call(unpack(setid))
 end
-return redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', KEYS[1], from)
+return out
