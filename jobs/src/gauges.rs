@@ -20,6 +20,8 @@ pub struct Gauges {
     pub warm_bytes: u64,
     /// Entries in the dead-letter streams.
     pub dlq_length: u64,
+    /// Entries in the suspects streams (bloom hits held).
+    pub suspects: u64,
     /// Per consumer group, the largest lag over the partitions (entries not yet delivered).
     pub lag: BTreeMap<String, u64>,
 }
@@ -34,6 +36,7 @@ pub async fn sample(config: &Config, conn: &mut RedisConn) -> Result<Gauges, Job
         g.hot_bytes += server::memory_usage(conn, &stream).await.unwrap_or(0);
         g.warm_bytes += segments::usage(conn, &keys, partition).await?.1;
         g.dlq_length += streams::length(conn, &keys.dlq(partition)).await?;
+        g.suspects += streams::length(conn, &keys.suspects(partition)).await?;
         for group in groups::info(conn, &stream).await? {
             let lag = g.lag.entry(group.name).or_default();
             *lag = (*lag).max(group.lag.unwrap_or(0));
@@ -47,5 +50,6 @@ impl Gauges {
     pub fn record(&self) {
         metrics::gauge!(names::TIER_BYTES, "tier" => "hot").set(self.hot_bytes as f64);
         metrics::gauge!(names::TIER_BYTES, "tier" => "warm").set(self.warm_bytes as f64);
+        metrics::gauge!(names::SUSPECTS).set(self.suspects as f64);
     }
 }

@@ -22,6 +22,7 @@ use hookline_shared::metrics as names;
 use hookline_shared::redis::RedisConn;
 use hookline_shared::redis::jobs::{self, RunRecord};
 use hookline_shared::streams::Keys;
+use hookline_shared::supervise::LoopHealth;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -58,6 +59,7 @@ pub async fn run(
         clock: ctx.clock.clone(),
         runner,
         runs: TaskTracker::new(),
+        gauges: LoopHealth::new("gauges", "the scheduler"),
     });
     let scheduled = JobName::scheduled(&ctx.config);
     for &job in &scheduled {
@@ -139,6 +141,8 @@ struct Ticks {
     keys: Keys,
     runner: String,
     runs: TaskTracker,
+    /// The gauge refresh after every tick, supervised like every background loop.
+    gauges: LoopHealth,
 }
 
 impl Ticks {
@@ -163,17 +167,21 @@ impl Ticks {
     /// Sets the tier gauges and every job's last success from Redis.
     async fn refresh_gauges(&self) {
         let mut conn = self.conn.clone();
-        match gauges::sample(&self.config, &mut conn).await {
-            Ok(sampled) => sampled.record(),
-            Err(e) => tracing::debug!(error = %e, "cannot sample the tier gauges"),
-        }
+        let Some(sampled) = self
+            .gauges
+            .observe(gauges::sample(&self.config, &mut conn).await)
+        else {
+            return;
+        };
+        sampled.record();
         for job in JobName::scheduled(&self.config) {
-            match jobs::last_success(&mut conn, &self.keys, job.as_str()).await {
-                Ok(Some(at)) => {
+            let last = jobs::last_success(&mut conn, &self.keys, job.as_str()).await;
+            match self.gauges.observe(last) {
+                Some(Some(at)) => {
                     metrics::gauge!(names::JOB_LAST_SUCCESS, "job" => job.as_str()).set(at)
                 }
-                Ok(None) => {}
-                Err(e) => tracing::debug!(job = %job, error = %e, "cannot read the last success"),
+                Some(None) => {}
+                None => return,
             }
         }
     }

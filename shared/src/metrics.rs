@@ -13,9 +13,14 @@ pub const INGEST_REQUESTS: &str = "hookline_ingest_requests_total";
 pub const INGEST_DURATION: &str = "hookline_ingest_duration_seconds";
 /// Counter of duplicates answered, by `source` and `kind` (`window` or `bloom`).
 pub const DEDUP_HITS: &str = "hookline_dedup_hits_total";
+/// Counter of bloom-filter hits (probable repeats past the window), by `source` and `on_hit`
+/// (`hold`: kept in the suspects stream; `deliver`: appended flagged).
+pub const BLOOM_HITS: &str = "hookline_bloom_hits_total";
+/// Gauge: entries in the suspects streams (bloom hits held), over every partition.
+pub const SUSPECTS: &str = "hookline_suspects";
 
-/// Counter of consumed entries by `group` and `outcome` (delivered, filtered, retry,
-/// dead_lettered).
+/// Counter of consumed entries by `group` and `outcome` (delivered, filtered, unreadable,
+/// retry, dead_lettered).
 pub const CONSUMER_PROCESSED: &str = "hookline_consumer_processed_total";
 /// Gauge of entries not yet delivered to a group, by `group` and `partition`.
 pub const CONSUMER_LAG: &str = "hookline_consumer_lag";

@@ -17,6 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::redis::streams::Entry;
 use crate::redis::{RedisConn, groups};
+use crate::supervise::LoopHealth;
 
 /// The budget; cheap to clone (clones share it).
 #[derive(Debug, Clone)]
@@ -83,7 +84,8 @@ impl ByteBudget {
 
 /// Where one group read goes: the stream and `(group, consumer)`, which entries (`from`:
 /// [`groups::NEW`] or [`groups::OWN_PENDING`]), at most how many, and how long to wait for
-/// a new one when there is none.
+/// a new one when there is none — a loop of its own on its own connection, whose health is
+/// `waiting`.
 #[derive(Debug, Clone, Copy)]
 pub struct Read<'a> {
     /// The stream.
@@ -96,6 +98,9 @@ pub struct Read<'a> {
     pub count: usize,
     /// How long a read of new entries waits when there are none.
     pub block: Duration,
+    /// The health of the waits: a failed wait is logged and counted there and returns no
+    /// entries after its pause (the blocking connection recovers on its own).
+    pub waiting: &'a LoopHealth,
 }
 
 impl ByteBudget {
@@ -115,7 +120,18 @@ impl ByteBudget {
         if entries.is_empty() && read.from == groups::NEW {
             drop(held);
             let (stream, from, block) = (read.stream, read.from, read.block);
-            for entry in groups::read(reader, read.who, stream, from, 1, block).await? {
+            let waited = match groups::read(reader, read.who, stream, from, 1, block).await {
+                Err(e) if !groups::is_missing_group(&e) => {
+                    read.waiting.failed(&e);
+                    tokio::time::sleep(read.waiting.pause()).await;
+                    Vec::new()
+                }
+                waited => {
+                    read.waiting.succeeded();
+                    waited?
+                }
+            };
+            for entry in waited {
                 let share = self.cover(self.none(), entry.size()).await;
                 batch.push((entry, share));
             }

@@ -16,7 +16,9 @@ use super::body::read_limited;
 use super::{IngestError, IngestState, PeerAddr, Source};
 use crate::dedup::{self, Appended, Unique};
 use crate::event::{Encoding, Event};
-use crate::metrics::{DEDUP_HITS, INGEST_DURATION, INGEST_REQUESTS, SPOOLED, UNKNOWN_SOURCE};
+use crate::metrics::{
+    BLOOM_HITS, DEDUP_HITS, INGEST_DURATION, INGEST_REQUESTS, SPOOLED, UNKNOWN_SOURCE,
+};
 use crate::providers::{Inbound, Inspection, SignedIdentity};
 use crate::spool::{Spool, Spooled};
 use crate::streams::partition_of;
@@ -281,15 +283,13 @@ fn answer(
                 .into_response())
         }
         Ok(Appended::SuspectDelivered { .. }) => {
-            metrics::counter!(DEDUP_HITS, "source" => src.name.clone(), "kind" => "bloom")
-                .increment(1);
+            bloom_hit(src, "deliver");
             let id = id.hyphenated().to_string();
             let body = json!({"id": id, "duplicate": false, "suspected_duplicate": true});
             Ok((StatusCode::ACCEPTED, Json(body)).into_response())
         }
         Ok(Appended::Suspect { .. }) => {
-            metrics::counter!(DEDUP_HITS, "source" => src.name.clone(), "kind" => "bloom")
-                .increment(1);
+            bloom_hit(src, "hold");
             Ok((StatusCode::OK, Json(json!({"id": null, "duplicate": true}))).into_response())
         }
         Ok(Appended::Duplicate { original_id }) => {
@@ -315,4 +315,10 @@ fn log_refusal(src: &Source, error: &IngestError) {
         IngestError::Unavailable | IngestError::Busy | IngestError::RateLimited { .. } => {}
         _ => tracing::info!(source = %src.name, error = %error, "webhook refused"),
     }
+}
+
+/// Counts a bloom-filter hit of `src`, held or delivered (`on_hit`).
+fn bloom_hit(src: &Source, on_hit: &'static str) {
+    metrics::counter!(DEDUP_HITS, "source" => src.name.clone(), "kind" => "bloom").increment(1);
+    metrics::counter!(BLOOM_HITS, "source" => src.name.clone(), "on_hit" => on_hit).increment(1);
 }

@@ -102,10 +102,17 @@ impl MasterConn {
     /// Says that the server behind the current connection may not be the master any more
     /// (e.g. `WAIT` came back short); the master is found again in the background.
     pub fn suspect(&self) {
-        let failed = self.inner.current.load_full();
+        self.replace_in_background(self.inner.current.load_full());
+    }
+
+    /// Finds the master again in a task of its own; a failure is logged and the next command
+    /// tries again.
+    fn replace_in_background(&self, failed: Option<Arc<ConnectionManager>>) {
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            let _ = inner.replace(failed).await;
+            if let Err(e) = inner.replace(failed).await {
+                tracing::warn!(error = %e, "cannot find the Redis master yet; the next command tries again");
+            }
         });
     }
 
@@ -115,10 +122,7 @@ impl MasterConn {
         let sentinel = matches!(self.inner.source, Source::Sentinel(_));
         if failure.wants_new_master() || (sentinel && failure == Failure::ConnectionLost) {
             tracing::warn!(error = %e, "the Redis server is not the writable master (or is gone); finding the master again");
-            let inner = self.inner.clone();
-            tokio::spawn(async move {
-                let _ = inner.replace(Some(used)).await;
-            });
+            self.replace_in_background(Some(used));
         }
     }
 }

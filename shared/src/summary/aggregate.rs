@@ -60,6 +60,10 @@ pub(crate) async fn run_within(
             stream: keys.events(partition),
             consumer: consumer.to_owned(),
             budget: budget.clone(),
+            waiting: LoopHealth::new(
+                "summary_wait",
+                format!("{GROUP} on {}", keys.events(partition)),
+            ),
             group_ready: false,
             own_pending: true,
             next_claim: tokio::time::Instant::now(),
@@ -77,6 +81,8 @@ struct Counter {
     stream: String,
     consumer: String,
     budget: ByteBudget,
+    /// The health of the blocking waits for new entries.
+    waiting: LoopHealth,
     group_ready: bool,
     own_pending: bool,
     next_claim: tokio::time::Instant,
@@ -136,6 +142,7 @@ impl Counter {
             from,
             count: BATCH,
             block: BLOCK,
+            waiting: &self.waiting,
         };
         let batch = self
             .budget

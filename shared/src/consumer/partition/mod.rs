@@ -107,6 +107,7 @@ pub(super) struct Worker {
 struct Health {
     group: LoopHealth,
     read: LoopHealth,
+    wait: LoopHealth,
     retry: LoopHealth,
     claim: LoopHealth,
     lag: LoopHealth,
@@ -177,6 +178,7 @@ impl Worker {
             health: Health {
                 group: LoopHealth::new("group", at.clone()),
                 read: LoopHealth::new("read", at.clone()),
+                wait: LoopHealth::new("wait", at.clone()),
                 retry: LoopHealth::new("retry", at.clone()),
                 claim: LoopHealth::new("claim", at.clone()),
                 lag: LoopHealth::new("lag", at),

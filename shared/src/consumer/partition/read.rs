@@ -27,6 +27,7 @@ impl Worker {
             from: groups::NEW,
             count,
             block: BLOCK,
+            waiting: &self.health.wait,
         };
         self.shared
             .budget
