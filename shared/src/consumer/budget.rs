@@ -4,10 +4,11 @@
 //!
 //! A reader reserves what is free ([`ByteBudget::reserve`]), reads at most that many bytes
 //! (`read_bounded.lua`), and splits the reservation among the entries it got
-//! ([`Held::split`]); the rest goes back at once. An entry larger than the whole budget is
-//! read alone and holds the whole budget while it is handled. Entries that arrive during an
-//! idle reader's blocking wait are read first and covered after ([`ByteBudget::cover`]): at
-//! most one such entry per reader.
+//! ([`Held::split`]); the rest goes back at once. An entry larger than what was free is read
+//! alone and holds all of it. An entry read outside a reservation — the one an idle reader's
+//! blocking wait returns, a claimed retry — waits for its share, holding none meanwhile
+//! ([`ByteBudget::cover`]). So entries in memory stay within the budget plus, per reader, at
+//! most one entry (the one larger than its share).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -137,8 +138,10 @@ impl ByteBudget {
             }
         } else {
             for entry in entries {
-                // Only a first entry larger than the reservation lacks anything.
-                let share = self.cover(held.split(entry.size()), entry.size()).await;
+                // Only a first entry larger than the reservation lacks anything; it keeps the
+                // whole reservation and waits for nothing (a reader that holds part of the
+                // budget and waits for more could wait forever on another doing the same).
+                let share = held.split(entry.size());
                 batch.push((entry, share));
             }
         }
