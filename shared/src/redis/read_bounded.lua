@@ -14,9 +14,11 @@
 -- XREADGROUP has a count but no byte limit, and a burst of large entries must not be read
 -- into a consumer's memory at once. So the script walks the entries a read would return —
 -- after the group's last-delivered id, or along the consumer's pending list — one at a time
--- while they fit, and returns those. New entries are then delivered to the consumer by an
--- XREADGROUP of exactly that count in the same atomic step; returning the walked entries
--- rather than XREADGROUP's reply saves passing each entry through Lua once more.
+-- while they fit, and returns those, delivering new ones to the consumer in the same atomic
+-- step. Returning the walked entries rather than an XREADGROUP's reply saves passing each
+-- entry through Lua twice more; so the delivery is XCLAIM … FORCE JUSTID (pending, delivery
+-- count 1) plus XGROUP SETID … ENTRIESREAD where the group's entries-read is known, and an
+-- XREADGROUP of exactly that count (reply dropped) where it is not.
 local group, consumer, from = ARGV[1], ARGV[2], ARGV[3]
 local max_entries, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
 
@@ -28,7 +30,7 @@ local function size(entry)
   return bytes
 end
 
-local next_entry, last
+local next_entry, last, entries_read
 if from == '>' then
   if redis.call('EXISTS', KEYS[1]) == 0 then
     return redis.error_reply('NOGROUP no such stream')
@@ -39,7 +41,7 @@ if from == '>' then
       fields[info[i]] = info[i + 1]
     end
     if fields['name'] == group then
-      last = fields['last-delivered-id']
+      last, entries_read = fields['last-delivered-id'], fields['entries-read']
     end
   end
   if not last then
@@ -85,8 +87,21 @@ while #out < max_entries do
   bytes = bytes + s
 end
 if from == '>' and #out > 0 then
-  -- The same entries, delivered by Redis's own bookkeeping (pending list, delivery count,
-  -- last-delivered id, entries-read); its reply is not needed.
-  redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', #out, 'STREAMS', KEYS[1], '>')
+  if type(entries_read) == 'number' then
+    -- Delivered as XREADGROUP would: pending with a delivery count of 1, the group's
+    -- last-delivered id and entries-read moved past them.
+    local claim = { 'XCLAIM', KEYS[1], group, consumer, 0 }
+    for _, entry in ipairs(out) do
+      claim[#claim + 1] = entry[1]
+    end
+    claim[#claim + 1] = 'FORCE'
+    claim[#claim + 1] = 'JUSTID'
+    redis.call(unpack(claim))
+    redis.call('XGROUP', 'SETID', KEYS[1], group, out[#out][1], 'ENTRIESREAD', entries_read + #out)
+  else
+    -- entries-read is unknown (a group that has read nothing yet, Redis before 7.0): an
+    -- XREADGROUP of exactly that count, whose reply is not needed, lets Redis work it out.
+    redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', #out, 'STREAMS', KEYS[1], '>')
+  end
 end
 return out
