@@ -19,6 +19,7 @@ pub mod consume;
 pub mod dev;
 pub mod error;
 pub mod front_door;
+pub mod loadtest;
 pub mod ops;
 pub mod schedule;
 pub mod serve;

@@ -138,6 +138,9 @@ enum Command {
         #[arg(long, default_value = "2s", value_parser = parse_duration)]
         timeout: Duration,
     },
+    /// Send signed webhooks with real payloads to a running hookline at a fixed rate or over
+    /// N connections, print progress every second and a summary (the pre-launch check).
+    Loadtest(hookline_cli::loadtest::LoadtestArgs),
     /// Print per partition: stream length, DLQ length, and each group's consumers, pending and lag.
     Stats {
         /// Print JSON instead of a table.
@@ -320,6 +323,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             schedule::run(&ctx, ops, shutdown::on_signal()).await?;
         }
         Command::Dev { listen, data_dir } => dev::main(flag, listen, &data_dir).await?,
+        Command::Loadtest(args) => hookline_cli::loadtest::run(args).await?,
         Command::Job { job } => {
             let ctx = commands::connect(flag).await?;
             let (run, budget) = job.run_and_budget(&ctx.clock);

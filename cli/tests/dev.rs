@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -43,15 +42,8 @@ async fn dev_runs_the_pipeline_and_exports_every_metric_the_alerts_and_dashboard
         sink.url()
     )
     .unwrap();
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookline"));
-    command
-        .args(["dev", "--data-dir"])
-        .arg(data.path())
-        .arg("--config")
-        .arg(config.path())
-        .stdout(Stdio::null());
-    let mut dev = Process::spawn(command);
-    let addr = dev.listening("ingest listening").await;
+    let binary = env!("CARGO_BIN_EXE_hookline");
+    let (mut dev, addr) = Process::dev(binary, data.path(), config.path()).await;
     assert_ne!(addr.port(), 8080, "server.listen is honoured");
     let client = HttpClient::default();
     let base = format!("http://{addr}");

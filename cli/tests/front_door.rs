@@ -117,10 +117,12 @@ async fn idle_and_slowloris_connections_are_closed_while_real_webhooks_get_throu
         statuses.len(),
         statuses.iter().collect::<std::collections::BTreeSet<_>>()
     );
-    // Closed within the timeout plus a margin for the watchdog's tick and a loaded machine.
-    assert!(slowest["idle"] < Duration::from_secs(3 + 3), "{slowest:?}");
+    // Closed by the timeouts (3 s idle, 2 s for headers), not by anything later: within the
+    // timeout plus a margin for the watchdog's tick and a machine busy with the other tests
+    // (CI measured 6.8 s for both once, with 1,600 connections opened at the same time).
+    assert!(slowest["idle"] < Duration::from_secs(3 + 7), "{slowest:?}");
     assert!(
-        slowest["slowloris"] < Duration::from_secs(2 + 3),
+        slowest["slowloris"] < Duration::from_secs(2 + 7),
         "{slowest:?}"
     );
     assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");

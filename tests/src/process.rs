@@ -40,6 +40,25 @@ impl Process {
         (serve, addr)
     }
 
+    /// Starts `hookline dev --data-dir DIR --config CONFIG` from `binary` with standard output
+    /// discarded, and waits for the ingest address it bound (the config's `server.listen`).
+    pub async fn dev(
+        binary: &str,
+        data_dir: &std::path::Path,
+        config: &std::path::Path,
+    ) -> (Self, SocketAddr) {
+        let mut command = Command::new(binary);
+        command
+            .args(["dev", "--data-dir"])
+            .arg(data_dir)
+            .arg("--config")
+            .arg(config)
+            .stdout(Stdio::null());
+        let dev = Self::spawn(command);
+        let addr = dev.listening("ingest listening").await;
+        (dev, addr)
+    }
+
     /// Starts `command` with standard error captured (standard output is left as set).
     pub fn spawn(mut command: Command) -> Self {
         let mut child = command

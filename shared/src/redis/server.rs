@@ -1,5 +1,5 @@
 //! What the server is and how it is configured: `PING`, `ROLE` (is this the writable
-//! master?), the eviction policy every role checks at start, and memory use.
+//! master?), the eviction policy every role checks at start, memory use, and which keys exist.
 
 use redis::{RedisResult, Value};
 
@@ -113,6 +113,28 @@ fn maxmemory_policy(info: &str) -> Option<&str> {
     info.lines()
         .find_map(|line| line.strip_prefix("maxmemory_policy:"))
         .map(str::trim)
+}
+
+/// Every key matching the glob `pattern` (`SCAN … MATCH`, page by page; on a Cluster
+/// connection, the keys of the node it reaches).
+pub async fn scan(conn: &mut RedisConn, pattern: &str) -> RedisResult<Vec<String>> {
+    let mut cursor = 0u64;
+    let mut keys = Vec::new();
+    loop {
+        let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
+        keys.extend(page);
+        if next == 0 {
+            return Ok(keys);
+        }
+        cursor = next;
+    }
 }
 
 #[cfg(test)]
