@@ -14,7 +14,10 @@
 # per call, unique identities) through redis-benchmark: the Redis-side cost of an append,
 # without HTTP, verification or batching.
 #
-# Prints a Markdown table with the ratios hookline / XADD and script / XADD (throughput).
+# Prints a Markdown table with the ratios hookline / XADD and script / XADD (throughput), and
+# the CPU each event costs during the hookline run: redis-server's (`INFO cpu` delta) and the
+# hookline process's (`/proc/PID/stat` utime + stime delta), each divided by the requests
+# answered.
 # Run on demand, not in CI. Needs redis-server, redis-benchmark, curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,16 +81,25 @@ bench() { # connections requests args... -> "rps p50 p99"
   redis-benchmark -p "$redis_port" -c "$c" -n "$n" -r 1000000000 -P 1 --csv "$@" | tail -n 1 |
     python3 -c 'import sys; f=sys.stdin.read().replace("\"","").split(","); print(f[1], f[4], f[6])'
 }
-echo "| connections | hookline req/s | p50 ms | p99 ms | XADD req/s | p50 ms | p99 ms | hookline / XADD | append script req/s | script / XADD |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+redis_cpu() { # seconds of CPU redis-server has used
+  redis-cli -p "$redis_port" info cpu | tr -d '\r' |
+    awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.6f", s }'
+}
+hookline_cpu() { # seconds of CPU the hookline process has used
+  awk -v tck="$(getconf CLK_TCK)" '{ printf "%.6f", ($14 + $15) / tck }' "/proc/$serve_pid/stat"
+}
+echo "| connections | hookline req/s | p50 ms | p99 ms | XADD req/s | p50 ms | p99 ms | hookline / XADD | append script req/s | script / XADD | Redis CPU µs/event | hookline CPU µs/request |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in "${levels[@]}"; do
   redis-cli -p "$redis_port" flushall >/dev/null
   if [ -n "${PROFILE:-}" ]; then
     perf record -q -F 999 -g -a -o "$work/perf.data" -- sleep "$seconds" >/dev/null 2>&1 &
     perf_pid=$!
   fi
+  cpu_before="$(redis_cpu) $(hookline_cpu)"
   ours=$(target/release/loadgen --addr "127.0.0.1:$http_port" --secret bench-secret \
     --connections "$c" --seconds "$seconds" --corpus "$corpus")
+  cpu_after="$(redis_cpu) $(hookline_cpu)"
   if [ -n "${PROFILE:-}" ]; then
     wait "$perf_pid" || true
     {
@@ -102,13 +114,17 @@ for c in "${levels[@]}"; do
   n=$(python3 -c "import json,sys; print(max(20000, int(json.loads(sys.argv[1])['rps'] * $seconds * 2)))" "$ours")
   read -r xadd_rps xadd_p50 xadd_p99 < <(bench "$c" "$n" XADD hookline:bench '*' payload "$payload")
   read -r script_rps _ _ < <(bench "$c" "$n" "${script_args[@]}")
-  python3 - "$c" "$ours" "$xadd_rps" "$xadd_p50" "$xadd_p99" "$script_rps" <<'PY'
+  python3 - "$c" "$ours" "$xadd_rps" "$xadd_p50" "$xadd_p99" "$script_rps" $cpu_before $cpu_after <<'PY'
 import json, sys
 c, ours = sys.argv[1], json.loads(sys.argv[2])
 rps, p50, p99, script = (float(x) for x in sys.argv[3:7])
+redis0, ours0, redis1, ours1 = (float(x) for x in sys.argv[7:11])
+answered = max(1, sum(ours["statuses"].values()))
+redis_us = (redis1 - redis0) * 1e6 / answered
+ours_us = (ours1 - ours0) * 1e6 / answered
 bad = {k: v for k, v in ours["statuses"].items() if k != "202"}
 note = f" (non-202: {bad})" if bad else ""
 print(f"| {c} | {ours['rps']:,.0f} | {ours['p50_ms']:.2f} | {ours['p99_ms']:.2f} | {rps:,.0f} | {p50:.2f} | {p99:.2f} "
-      f"| {ours['rps']/rps:.2f}x{note} | {script:,.0f} | {script/rps:.2f}x |")
+      f"| {ours['rps']/rps:.2f}x{note} | {script:,.0f} | {script/rps:.2f}x | {redis_us:.1f} | {ours_us:.1f} |")
 PY
 done

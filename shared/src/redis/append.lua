@@ -8,15 +8,17 @@
 -- KEYS[6]     today's summary counts                {prefix}:summary:{N}:{date}
 -- KEYS[6+i]   event i's dedup key                   {prefix}:dedup:{N}:{identity}
 -- ARGV[1]     F, the number of stream-field arguments per event (names and values)
--- ARGV[2]     K, bloom bit positions per event (0: no bloom filter)
+-- ARGV[2]     K, bloom bits per event (0: no bloom filter)
 -- ARGV[3]     the suspects stream's MINID (ms): older suspects are trimmed
 -- ARGV[4]     the summary counts' TTL in seconds
 -- ARGV[5]     1 to deliver bloom hits (dedup.bloom.on_hit: deliver), 0 to hold them
--- then per event i, starting at b = 6 + (i-1)*(F+K+3):
+-- then per event i, starting at b = 6 + (i-1)*(F+B+3), B = 2 with a bloom filter, else 0:
 --   ARGV[b]       the window in milliseconds (the dedup key's TTL)
 --   ARGV[b+1]     the event id (UUIDv7)
 --   ARGV[b+2]     the summary field that counts this source's duplicates
---   ARGV[b+3…]    the K bloom bit positions
+--   ARGV[b+3]     (bloom) the byte offset of the identity's 64-byte block in a generation
+--   ARGV[b+4]     (bloom) its K bits in the block, two bytes each, big-endian (bit 0 is the
+--                 most significant bit of the block's first byte, as SETBIT counts)
 --   then the F schema-1 field arguments: name, value, name, value, …
 --
 -- Returns a flat array, two items per event in order: 1, stream_entry_id when appended;
@@ -31,29 +33,56 @@
 -- leaves no identity behind that would hide the sender's retry.
 local fields = tonumber(ARGV[1])
 local k = tonumber(ARGV[2])
-local stride = fields + k + 3
+local bloom_args = 0
+if k > 0 then
+  bloom_args = 2
+end
+local stride = fields + bloom_args + 3
 local deliver_hits = ARGV[5] == '1'
 local current = KEYS[4]
 if redis.call('GET', KEYS[3]) == '1' then
   current = KEYS[5]
 end
 
--- Whether all of the event's bits are set in generation `key`. GETBIT one bit at a time, so
--- a new identity usually stops at its first or second bit (measured: cheaper than one
--- BITFIELD call with K operations, whose argument table alone costs more).
-local function seen(key, b)
-  for j = 0, k - 1 do
-    if redis.call('GETBIT', key, ARGV[b + 3 + j]) == 0 then
+-- The event's 64-byte block of generation `key` (shorter or empty past the bitmap's end).
+local function block(key, b)
+  local start = tonumber(ARGV[b + 3])
+  return redis.call('GETRANGE', key, start, start + 63)
+end
+
+-- Whether all of the event's bits are set in `bytes`, a block.
+local function has_bits(bytes, b)
+  local packed = ARGV[b + 4]
+  for j = 1, #packed, 2 do
+    local hi, lo = string.byte(packed, j, j + 1)
+    local bit_index = hi * 256 + lo
+    local byte = string.byte(bytes, math.floor(bit_index / 8) + 1) or 0
+    if bit.band(byte, bit.rshift(128, bit_index % 8)) == 0 then
       return false
     end
   end
   return true
 end
 
+-- Whether generation 0 or 1 holds all of the event's bits.
+local function seen(b)
+  return has_bits(block(KEYS[4], b), b) or has_bits(block(KEYS[5], b), b)
+end
+
+-- Sets the event's bits in the current generation: one SETRANGE of its block.
 local function insert(b)
-  for j = 0, k - 1 do
-    redis.call('SETBIT', current, ARGV[b + 3 + j], '1')
+  local bytes = { string.byte(block(current, b), 1, 64) }
+  for j = #bytes + 1, 64 do
+    bytes[j] = 0
   end
+  local packed = ARGV[b + 4]
+  for j = 1, #packed, 2 do
+    local hi, lo = string.byte(packed, j, j + 1)
+    local bit_index = hi * 256 + lo
+    local at = math.floor(bit_index / 8) + 1
+    bytes[at] = bit.bor(bytes[at], bit.rshift(128, bit_index % 8))
+  end
+  redis.call('SETRANGE', current, ARGV[b + 3], string.char(unpack(bytes)))
 end
 
 local function count_duplicate(b)
@@ -64,13 +93,13 @@ end
 local out = {}
 for i = 1, #KEYS - 6 do
   local b = 6 + (i - 1) * stride
-  local first_field = b + 3 + k
+  local first_field = b + 3 + bloom_args
   local original = redis.call('GET', KEYS[6 + i])
   if original then
     count_duplicate(b)
     out[#out + 1] = 0
     out[#out + 1] = original
-  elseif k > 0 and deliver_hits and (seen(KEYS[4], b) or seen(KEYS[5], b)) then
+  elseif k > 0 and deliver_hits and seen(b) then
     -- (a call to unpack that is not the last argument gives one value: build the list)
     local copy = {unpack(ARGV, first_field, first_field + fields - 1)}
     copy[#copy + 1] = 'suspected_duplicate'
@@ -79,7 +108,7 @@ for i = 1, #KEYS - 6 do
     redis.call('SET', KEYS[6 + i], ARGV[b + 1], 'PX', ARGV[b])
     out[#out + 1] = 3
     out[#out + 1] = entry
-  elseif k > 0 and (seen(KEYS[4], b) or seen(KEYS[5], b)) then
+  elseif k > 0 and seen(b) then
     local suspect = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*',
       unpack(ARGV, first_field, first_field + fields - 1))
     redis.call('SET', KEYS[6 + i], ARGV[b + 1], 'PX', ARGV[b])

@@ -119,9 +119,8 @@ pub async fn append_unique(
                 None,
             ));
         if let Some(shape) = options.bloom {
-            for position in bloom::positions(&shape, &unique.identity) {
-                call.arg(position);
-            }
+            let placement = bloom::placement(&shape, &unique.identity);
+            call.arg(placement.block_byte).arg(placement.packed());
         }
         for (name, value) in event.fields() {
             call.arg(name).arg(&value[..]);
