@@ -3,7 +3,9 @@
 //! and prints one JSON line: requests/s, p50 and p99 latency, and status counts.
 //!
 //! Bodies are a real payload from the GitHub corpus, padded (in an extra JSON field) to the
-//! requested size, so the server parses what GitHub sends.
+//! requested size, so the server parses what GitHub sends. Each request's body differs (a
+//! counter in the padding) and is signed anew: GitHub's de-duplication identity is the
+//! body's hash, so repeating one body would measure the duplicate path (200, no append).
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -56,7 +58,7 @@ struct Tally {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let body = padded_body(&args.corpus, args.body_size)?;
+    let (body, tag_at) = padded_body(&args.corpus, args.body_size)?;
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -68,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
             body.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            drive(addr, &source, &secret, body, worker, deadline).await
+            drive(addr, &source, &secret, (body, tag_at), worker, deadline).await
         }));
     }
     let mut all = Histogram::<u64>::new(3)?;
@@ -100,7 +102,7 @@ async fn drive(
     addr: SocketAddr,
     source: &str,
     secret: &str,
-    body: Bytes,
+    (body, tag_at): (Bytes, usize),
     worker: usize,
     deadline: Instant,
 ) -> anyhow::Result<Tally> {
@@ -114,14 +116,17 @@ async fn drive(
     let mut histogram = Histogram::<u64>::new(3)?;
     let mut tally = Tally::default();
     let mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())?;
-    let signature = format!(
-        "sha256={}",
-        hex::encode(mac.chain_update(&body).finalize().into_bytes())
-    );
+    let mut body = body.to_vec();
     let uri = format!("http://{addr}/webhooks/{source}");
     let mut n: u64 = 0;
     while Instant::now() < deadline {
         n += 1;
+        let tag = format!("{:0width$}", (worker as u64) << 40 | n, width = TAG_LEN);
+        body[tag_at..tag_at + TAG_LEN].copy_from_slice(tag.as_bytes());
+        let signature = format!(
+            "sha256={}",
+            hex::encode(mac.clone().chain_update(&body).finalize().into_bytes())
+        );
         let request = hyper::Request::post(&uri)
             .header("host", addr.to_string())
             .header("content-type", "application/json")
@@ -131,7 +136,7 @@ async fn drive(
                 format!("bench-{worker}-{n}-{}", std::process::id()),
             )
             .header("x-hub-signature-256", &signature)
-            .body(Full::new(body.clone()))?;
+            .body(Full::new(Bytes::copy_from_slice(&body)))?;
         let sent = Instant::now();
         sender.ready().await?;
         let response = sender.send_request(request).await?;
@@ -144,8 +149,12 @@ async fn drive(
     Ok(tally)
 }
 
-/// The smallest corpus `push` payload, with a padding field so it is exactly `size` bytes.
-fn padded_body(corpus: &PathBuf, size: usize) -> anyhow::Result<Bytes> {
+/// Digits of the per-request counter written into the padding.
+const TAG_LEN: usize = 20;
+
+/// The smallest corpus payload, with a padding field so it is exactly `size` bytes, and where
+/// in the padding the per-request counter goes.
+fn padded_body(corpus: &PathBuf, size: usize) -> anyhow::Result<(Bytes, usize)> {
     let text =
         std::fs::read_to_string(corpus).with_context(|| format!("read {}", corpus.display()))?;
     let groups: Vec<serde_json::Value> = serde_json::from_str(&text)?;
@@ -163,9 +172,10 @@ fn padded_body(corpus: &PathBuf, size: usize) -> anyhow::Result<Bytes> {
         }
     }
     let base = smallest.context("empty corpus")?;
-    if base.len() > size {
+    if base.len() + TAG_LEN > size {
         bail!(
-            "the smallest corpus payload is {} bytes, over --body-size {size}",
+            "the smallest corpus payload is {} bytes: --body-size {size} leaves no room for \
+             the {TAG_LEN}-digit counter",
             base.len()
         );
     }
@@ -181,5 +191,5 @@ fn padded_body(corpus: &PathBuf, size: usize) -> anyhow::Result<Bytes> {
     body.extend_from_slice(pad.as_bytes());
     body.extend_from_slice(&base[at..]);
     debug_assert_eq!(body.len(), size);
-    Ok(Bytes::from(body))
+    Ok((Bytes::from(body), at))
 }

@@ -64,14 +64,20 @@ local function has_bits(bytes, b)
   return true
 end
 
--- Whether generation 0 or 1 holds all of the event's bits.
+-- Whether generation 0 or 1 holds all of the event's bits, and the current generation's
+-- block (for the insert that follows when neither does).
 local function seen(b)
-  return has_bits(block(KEYS[4], b), b) or has_bits(block(KEYS[5], b), b)
+  local blocks = { block(KEYS[4], b), block(KEYS[5], b) }
+  local own = blocks[1]
+  if current == KEYS[5] then
+    own = blocks[2]
+  end
+  return has_bits(blocks[1], b) or has_bits(blocks[2], b), own
 end
 
--- Sets the event's bits in the current generation: one SETRANGE of its block.
-local function insert(b)
-  local bytes = { string.byte(block(current, b), 1, 64) }
+-- Sets the event's bits in `own`, the current generation's block: one SETRANGE.
+local function insert(b, own)
+  local bytes = { string.byte(own, 1, 64) }
   for j = #bytes + 1, 64 do
     bytes[j] = 0
   end
@@ -95,11 +101,15 @@ for i = 1, #KEYS - 6 do
   local b = 6 + (i - 1) * stride
   local first_field = b + 3 + bloom_args
   local original = redis.call('GET', KEYS[6 + i])
+  local hit, own = false, nil
+  if not original and k > 0 then
+    hit, own = seen(b)
+  end
   if original then
     count_duplicate(b)
     out[#out + 1] = 0
     out[#out + 1] = original
-  elseif k > 0 and deliver_hits and seen(b) then
+  elseif hit and deliver_hits then
     -- (a call to unpack that is not the last argument gives one value: build the list)
     local copy = {unpack(ARGV, first_field, first_field + fields - 1)}
     copy[#copy + 1] = 'suspected_duplicate'
@@ -108,7 +118,7 @@ for i = 1, #KEYS - 6 do
     redis.call('SET', KEYS[6 + i], ARGV[b + 1], 'PX', ARGV[b])
     out[#out + 1] = 3
     out[#out + 1] = entry
-  elseif k > 0 and seen(b) then
+  elseif hit then
     local suspect = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*',
       unpack(ARGV, first_field, first_field + fields - 1))
     redis.call('SET', KEYS[6 + i], ARGV[b + 1], 'PX', ARGV[b])
@@ -119,7 +129,7 @@ for i = 1, #KEYS - 6 do
     local entry = redis.call('XADD', KEYS[1], '*', unpack(ARGV, first_field, first_field + fields - 1))
     redis.call('SET', KEYS[6 + i], ARGV[b + 1], 'PX', ARGV[b])
     if k > 0 then
-      insert(b)
+      insert(b, own)
     end
     out[#out + 1] = 1
     out[#out + 1] = entry
