@@ -86,10 +86,11 @@ impl Tally {
         parts.join("  ")
     }
 
-    /// The progress line of second `at` (this tally holds that second's answers).
-    pub fn progress_line(&self, at: u64, sent: u64) -> String {
+    /// The progress line of second `at` (this tally holds that second's answers), with
+    /// `total` answers so far.
+    pub fn progress_line(&self, at: u64, total: u64) -> String {
         format!(
-            "{at:>4}s  {:>6} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {}  (sent {sent})",
+            "{at:>4}s  {:>6} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {}  ({total} so far)",
             self.count(),
             self.ms(0.5),
             self.ms(0.99),
