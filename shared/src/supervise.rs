@@ -70,6 +70,14 @@ impl LoopHealth {
         }
     }
 
+    /// Sleeps [`pause`](Self::pause), unless `shutdown` comes first: then false.
+    pub async fn pause_unless(&self, shutdown: &tokio_util::sync::CancellationToken) -> bool {
+        tokio::select! {
+            () = shutdown.cancelled() => false,
+            () = tokio::time::sleep(self.pause()) => true,
+        }
+    }
+
     /// How long to pause before the next try: nothing while healthy, else
     /// [`FIRST_PAUSE`] doubled per consecutive failure, at most [`MAX_PAUSE`].
     pub fn pause(&self) -> Duration {

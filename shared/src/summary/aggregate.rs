@@ -108,9 +108,8 @@ impl Counter {
                     // Redis restarted empty or the stream was deleted: create the group again.
                     self.group_ready &= e.code() != Some("NOGROUP");
                     health.failed(&e);
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(health.pause()) => {}
+                    if !health.pause_unless(&shutdown).await {
+                        break;
                     }
                 }
             }

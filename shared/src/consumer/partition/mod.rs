@@ -266,9 +266,8 @@ impl Worker {
                 }
                 Err(e) => {
                     self.health.read.failed(&e);
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(self.health.read.pause()) => {}
+                    if !self.health.read.pause_unless(&shutdown).await {
+                        break;
                     }
                 }
             }
@@ -300,9 +299,8 @@ impl Worker {
                 }
                 Err(e) => self.health.group.failed(&e),
             }
-            tokio::select! {
-                () = shutdown.cancelled() => return false,
-                () = tokio::time::sleep(self.health.group.pause()) => {}
+            if !self.health.group.pause_unless(shutdown).await {
+                return false;
             }
         }
     }
