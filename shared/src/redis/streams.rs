@@ -227,32 +227,87 @@ fn entry(item: Value) -> Option<Entry> {
         return None;
     };
     let entry_id = text(parts.pop()?)?;
-    let mut raw = Vec::with_capacity(flat.len() / 2);
+    // One pass, names taken as the reply's own buffers (no copy): the hot path of every read.
+    let mut fields = Vec::with_capacity(flat.len() / 2);
     let mut flat = flat.into_iter();
     while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
-        raw.push((bytes(name)?, bytes(value)?));
+        let value = bytes(value)?;
+        match String::from_utf8(owned(name)?) {
+            Ok(name) => fields.push((name, value)),
+            Err(not_text) => {
+                // Not an event: every field is kept byte for byte.
+                let mut raw: Vec<(Bytes, Bytes)> = fields
+                    .into_iter()
+                    .map(|(name, value)| (Bytes::from(name), value))
+                    .collect();
+                raw.push((Bytes::from(not_text.into_bytes()), value));
+                while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+                    raw.push((bytes(name)?, bytes(value)?));
+                }
+                return Some(Entry::Unreadable(RawEntry {
+                    entry_id,
+                    fields: raw,
+                }));
+            }
+        }
     }
-    let named: Option<Vec<(String, Bytes)>> = raw
-        .iter()
-        .map(|(name, value)| Some((std::str::from_utf8(name).ok()?.to_owned(), value.clone())))
-        .collect();
-    Some(match named {
-        Some(fields) => Entry::Event(StoredEvent { entry_id, fields }),
-        None => Entry::Unreadable(RawEntry {
-            entry_id,
-            fields: raw,
-        }),
-    })
+    Some(Entry::Event(StoredEvent { entry_id, fields }))
 }
 
-fn bytes(value: Value) -> Option<Bytes> {
+/// A bulk or simple string reply's bytes, as the reply's own buffer.
+fn owned(value: Value) -> Option<Vec<u8>> {
     match value {
-        Value::BulkString(b) => Some(Bytes::from(b)),
-        Value::SimpleString(s) => Some(Bytes::from(s)),
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
         _ => None,
     }
 }
 
+fn bytes(value: Value) -> Option<Bytes> {
+    owned(value).map(Bytes::from)
+}
+
 pub(super) fn text(value: Value) -> Option<String> {
-    bytes(value).and_then(|b| String::from_utf8(b.to_vec()).ok())
+    String::from_utf8(owned(value)?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(id: &str, flat: &[&[u8]]) -> Value {
+        let fields = flat.iter().map(|b| Value::BulkString(b.to_vec())).collect();
+        Value::Array(vec![Value::Array(vec![
+            Value::BulkString(id.as_bytes().to_vec()),
+            Value::Array(fields),
+        ])])
+    }
+
+    #[test]
+    fn entries_keep_field_order_and_one_with_a_binary_name_is_kept_whole() {
+        let event = entries_of_list(reply("1-0", &[b"v", b"1", b"payload", b"\xff{"]));
+        assert_eq!(
+            event,
+            [Entry::Event(StoredEvent {
+                entry_id: "1-0".into(),
+                fields: vec![
+                    ("v".into(), Bytes::from_static(b"1")),
+                    ("payload".into(), Bytes::from_static(b"\xff{")),
+                ],
+            })]
+        );
+        let flat: [&[u8]; 6] = [b"v", b"1", b"\xfe", b"x", b"z", b"\x00"];
+        let raw = entries_of_list(reply("2-0", &flat));
+        let want: Vec<(Bytes, Bytes)> = flat
+            .chunks(2)
+            .map(|p| (Bytes::copy_from_slice(p[0]), Bytes::copy_from_slice(p[1])))
+            .collect();
+        assert_eq!(
+            raw,
+            [Entry::Unreadable(RawEntry {
+                entry_id: "2-0".into(),
+                fields: want,
+            })]
+        );
+    }
 }
