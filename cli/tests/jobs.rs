@@ -440,12 +440,7 @@ async fn older_than_zero_forces_what_every_group_read_and_never_an_unread_entry(
     )
     .unwrap();
     let job = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_hookline"))
-            .args(args)
-            .arg("--config")
-            .arg(config.path())
-            .output()
-            .unwrap();
+        let out = job_command(&config, args);
         assert!(out.status.success(), "{out:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
