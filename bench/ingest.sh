@@ -71,10 +71,11 @@ sha=$(redis-cli -p "$redis_port" script load "$(cat shared/src/redis/append.lua)
 script_args=(EVALSHA "$sha" 7 'hookline:events:{0}' 'hookline:suspects:{0}'
   'hookline:bloom:{0}:current' 'hookline:bloom:{0}:0' 'hookline:bloom:{0}:1'
   'hookline:summary:{0}:2026-11-25' 'hookline:dedup:{0}:github:push:__rand_int__'
-  24 0 0 345600 0 300000 "id-__rand_int__" $'default\x1fgithub\x1fduplicates'
-  v 1 id "id-__rand_int__" tenant default source github
-  provider github event_type push delivery_id __rand_int__ received_at 1732470000000
-  content_type application/json headers '{}' encoding identity payload "$payload")
+  12 0 0 345600 0 v id tenant source provider event_type delivery_id received_at
+  content_type headers encoding payload
+  300000 "id-__rand_int__" $'default\x1fgithub\x1fduplicates'
+  1 "id-__rand_int__" default github github push __rand_int__ 1732470000000
+  application/json '{}' identity "$payload")
 bench() { # connections requests args... -> "rps p50 p99"
   local c=$1 n=$2; shift 2
   redis-cli -p "$redis_port" flushall >/dev/null

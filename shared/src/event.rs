@@ -63,25 +63,44 @@ impl Event {
     /// The number of schema-1 stream fields.
     pub const FIELD_COUNT: usize = 12;
 
+    /// The names of the schema-1 stream fields, in their fixed order.
+    pub const FIELD_NAMES: [&'static str; Self::FIELD_COUNT] = [
+        "v",
+        "id",
+        "tenant",
+        "source",
+        "provider",
+        "event_type",
+        "delivery_id",
+        "received_at",
+        "content_type",
+        "headers",
+        "encoding",
+        "payload",
+    ];
+
     /// The schema-1 stream fields, in a fixed order, as name/value pairs.
     pub fn fields(&self) -> [(&'static str, Cow<'_, [u8]>); Self::FIELD_COUNT] {
+        let mut values = self.values().into_iter();
+        Self::FIELD_NAMES.map(|name| (name, values.next().unwrap_or_default()))
+    }
+
+    /// The schema-1 field values, in the order of [`Event::FIELD_NAMES`].
+    pub fn values(&self) -> [Cow<'_, [u8]>; Self::FIELD_COUNT] {
         let text = |s: &'_ str| Cow::Owned(s.as_bytes().to_vec());
         [
-            ("v", Cow::Borrowed(SCHEMA_VERSION.as_bytes())),
-            ("id", text(&self.id.hyphenated().to_string())),
-            ("tenant", Cow::Borrowed(self.tenant.as_bytes())),
-            ("source", Cow::Borrowed(self.source.as_bytes())),
-            ("provider", Cow::Borrowed(self.provider.as_bytes())),
-            ("event_type", Cow::Borrowed(self.event_type.as_bytes())),
-            (
-                "delivery_id",
-                Cow::Borrowed(self.delivery_id.as_deref().unwrap_or("").as_bytes()),
-            ),
-            ("received_at", text(&self.received_at_ms.to_string())),
-            ("content_type", Cow::Borrowed(self.content_type.as_bytes())),
-            ("headers", Cow::Borrowed(self.headers.as_bytes())),
-            ("encoding", Cow::Borrowed(self.encoding.as_str().as_bytes())),
-            ("payload", Cow::Borrowed(&self.payload[..])),
+            Cow::Borrowed(SCHEMA_VERSION.as_bytes()),
+            text(&self.id.hyphenated().to_string()),
+            Cow::Borrowed(self.tenant.as_bytes()),
+            Cow::Borrowed(self.source.as_bytes()),
+            Cow::Borrowed(self.provider.as_bytes()),
+            Cow::Borrowed(self.event_type.as_bytes()),
+            Cow::Borrowed(self.delivery_id.as_deref().unwrap_or("").as_bytes()),
+            text(&self.received_at_ms.to_string()),
+            Cow::Borrowed(self.content_type.as_bytes()),
+            Cow::Borrowed(self.headers.as_bytes()),
+            Cow::Borrowed(self.encoding.as_str().as_bytes()),
+            Cow::Borrowed(&self.payload[..]),
         ]
     }
 }

@@ -10,7 +10,7 @@ use redis::{RedisResult, Script};
 
 use super::{RedisConn, bloom, counts, script};
 use crate::clock;
-use crate::config::WaitConfig;
+use crate::config::{BloomShape, WaitConfig};
 use crate::event::Event;
 use crate::streams::Keys;
 
@@ -103,11 +103,12 @@ pub async fn append_unique(
     let mut call = script::evalsha(&APPEND, &script_keys);
     let hashes = options.bloom.map_or(0, |shape| shape.hashes);
     let suspects_from = now_ms.saturating_sub(options.suspects_retention.as_millis() as u64);
-    call.arg(Event::FIELD_COUNT * 2)
+    call.arg(Event::FIELD_COUNT)
         .arg(hashes)
         .arg(suspects_from)
         .arg(counts::COUNTS_TTL.as_secs())
-        .arg(u8::from(options.deliver_suspects));
+        .arg(u8::from(options.deliver_suspects))
+        .arg(&Event::FIELD_NAMES[..]);
     for unique in batch {
         let event = &unique.event;
         call.arg(unique.window.as_millis().max(1) as u64)
@@ -120,10 +121,12 @@ pub async fn append_unique(
             ));
         if let Some(shape) = options.bloom {
             let placement = bloom::placement(&shape, &unique.identity);
-            call.arg(placement.block_byte).arg(placement.packed());
+            call.arg(placement.block_byte)
+                .arg(placement.block_byte + BloomShape::BLOCK_BITS / 8 - 1)
+                .arg(placement.packed());
         }
-        for (name, value) in event.fields() {
-            call.arg(name).arg(&value[..]);
+        for value in event.values() {
+            call.arg(&value[..]);
         }
     }
     let flat: Vec<(i64, String)> =

@@ -52,9 +52,19 @@ pub struct Placement {
 }
 
 impl Placement {
-    /// The bits as the append script takes them: two bytes each, big-endian.
+    /// The bits as the append script takes them: for each byte of the block that holds
+    /// any, ascending, its offset in the block and the mask of its bits (bit 0 is a byte's
+    /// most significant bit).
     pub fn packed(&self) -> Vec<u8> {
-        self.bits.iter().flat_map(|b| b.to_be_bytes()).collect()
+        let mut masks = [0u8; (BloomShape::BLOCK_BITS / 8) as usize];
+        for &bit in &self.bits {
+            masks[usize::from(bit / 8)] |= 0x80 >> (bit % 8);
+        }
+        (0u8..)
+            .zip(masks)
+            .filter(|&(_, mask)| mask != 0)
+            .flat_map(|(at, mask)| [at, mask])
+            .collect()
     }
 }
 
@@ -131,6 +141,15 @@ mod tests {
         let block = a[0] / BloomShape::BLOCK_BITS;
         assert!(a.iter().all(|&p| p / BloomShape::BLOCK_BITS == block));
         assert_ne!(a, positions(&shape, "gh:push:2").collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn packed_bits_are_one_mask_per_byte_in_ascending_order() {
+        let placement = Placement {
+            block_byte: 64,
+            bits: vec![511, 0, 7, 9, 1],
+        };
+        assert_eq!(placement.packed(), [0, 0b1100_0001, 1, 0b0100_0000, 63, 1]);
     }
 
     #[test]
