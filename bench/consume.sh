@@ -7,7 +7,9 @@
 #   SUMMARIES=true bench/consume.sh  the same process also runs the built-in summary group
 #                                    (off by default here: delivery throughput alone)
 #
-# Prints events/s of both and the ratio. Run on demand, not in CI. Needs redis-server,
+# Runs hookline twice, each draining the stream through its own group: without and with the
+# recording of delivery attempts (`consumer.record_attempts`), and prints what recording costs.
+# Prints events/s of each and the ratios. Run on demand, not in CI. Needs redis-server,
 # redis-benchmark, redis-cli and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,31 +31,45 @@ echo "stream filled with $(redis-cli -p "$port" xlen 'hookline:events:{0}') entr
 
 raw=$(target/release/rawconsume --url "redis://127.0.0.1:$port" --stream 'hookline:events:{0}')
 
-cat >"$work/hookline.yaml" <<YAML
+# drain GROUP RECORD_ATTEMPTS: runs `hookline consume` until GROUP has read and acknowledged
+# the whole stream; prints its events/s.
+drain() {
+  cat >"$work/hookline.yaml" <<YAML
 redis: {url: "redis://127.0.0.1:$port"}
 consumer:
   groups:
-    bench: {sink: {type: log}, batch_size: 100}
+    $1: {sink: {type: log}, batch_size: 100}
   summaries: ${SUMMARIES:-false}
+  record_attempts: $2
 observability: {log_level: warn, log_format: json}
 YAML
-started=$(date +%s.%N)
-target/release/hookline consume --config "$work/hookline.yaml" 2>"$work/consume.log" & consume_pid=$!
-# Drained when the group has neither lag nor pending entries.
-until [ "$(redis-cli -p "$port" xinfo groups 'hookline:events:{0}' | python3 -c '
+  local started finished
+  started=$(date +%s.%N)
+  target/release/hookline consume --config "$work/hookline.yaml" 2>"$work/consume.log" &
+  consume_pid=$!
+  # Drained when the group has neither lag nor pending entries.
+  until [ "$(redis-cli -p "$port" xinfo groups 'hookline:events:{0}' | python3 -c '
 import sys
 lines = sys.stdin.read().split()
-g = [i for i, w in enumerate(lines) if w == "bench"]
+g = [i for i, w in enumerate(lines) if w == sys.argv[1]]
 if not g: print("no"); raise SystemExit
 rest = lines[g[0]:]
 pending = rest[rest.index("pending") + 1]; lag = rest[rest.index("lag") + 1]
-print("yes" if pending == "0" and lag == "0" else "no")')" = yes ]; do sleep 0.02; done
-finished=$(date +%s.%N)
-python3 - "$raw" "$started" "$finished" "$events" <<'PY'
+print("yes" if pending == "0" and lag == "0" else "no")' "$1")" = yes ]; do sleep 0.02; done
+  finished=$(date +%s.%N)
+  kill "$consume_pid"
+  wait "$consume_pid" 2>/dev/null || true
+  python3 -c "import sys; print($events / (float(sys.argv[2]) - float(sys.argv[1])))" "$started" "$finished"
+}
+unrecorded=$(drain unrecorded false)
+recorded=$(drain recorded true)
+echo "attempts recorded: $(redis-cli -p "$port" xlen 'hookline:attempts:{0}')"
+python3 - "$raw" "$unrecorded" "$recorded" <<'PY'
 import json, sys
-raw = json.loads(sys.argv[1]); seconds = float(sys.argv[3]) - float(sys.argv[2]); events = int(sys.argv[4])
-ours = events / seconds
+raw = json.loads(sys.argv[1])["rate"]; unrecorded, recorded = float(sys.argv[2]), float(sys.argv[3])
 print("| consumer | events/s | ratio |\n|---|---:|---:|")
-print(f"| raw XREADGROUP COUNT 100 + XACK loop | {raw['rate']:,.0f} | 1.00x |")
-print(f"| hookline consume, log sink, batch 100 | {ours:,.0f} | {ours / raw['rate']:.2f}x |")
+print(f"| raw XREADGROUP COUNT 100 + XACK loop | {raw:,.0f} | 1.00x |")
+print(f"| hookline consume, log sink, batch 100, `record_attempts: false` | {unrecorded:,.0f} | {unrecorded / raw:.2f}x |")
+print(f"| hookline consume, log sink, batch 100 (attempts recorded) | {recorded:,.0f} | {recorded / raw:.2f}x |")
+print(f"\nrecording attempts costs {1 - recorded / unrecorded:.1%} of consumer throughput")
 PY

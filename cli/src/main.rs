@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use hookline_cli::commands::import::ImportRequest;
 use hookline_cli::commands::parity::ParityRequest;
-use hookline_cli::commands::{self, admin, dlq, import, jobs, parity, stats};
+use hookline_cli::commands::{self, admin, dlq, events, import, jobs, parity, stats};
 use hookline_cli::{CliError, consume, dev, schedule, serve, shutdown};
 use hookline_jobs::replay::ReplayRequest;
 use hookline_jobs::run::{JobName, JobRun};
@@ -116,6 +116,11 @@ enum Command {
     Dlq {
         #[command(subcommand)]
         command: dlq::DlqCommand,
+    },
+    /// Look up events: where one is, each group's state for it, its delivery attempts.
+    Events {
+        #[command(subcommand)]
+        command: events::EventsCommand,
     },
     /// Deliver now every entry that a consumer left pending longer than its group's
     /// claim_idle (e.g. after a crash), instead of waiting for a running consumer to claim it.
@@ -384,6 +389,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             parity::parity(&commands::connect(flag).await?, &request).await?;
         }
         Command::Dlq { command } => dlq::run(&commands::connect(flag).await?, command).await?,
+        Command::Events { command } => {
+            events::run(&commands::connect(flag).await?, command).await?
+        }
         Command::ClaimPending => admin::claim_pending(&commands::connect(flag).await?).await?,
         Command::ResetCircuitBreaker { destination } => {
             admin::reset_circuit_breaker(&commands::connect(flag).await?, &destination).await?

@@ -228,6 +228,93 @@ async fn operators_list_purge_dead_letters_and_claim_pending_entries() {
     );
 }
 
+// Multi-threaded: the receiver must answer while this thread waits for the CLI process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_show_lists_each_attempt_with_its_status_and_names_the_tier() {
+    let redis = RedisServer::start();
+    let receiver =
+        Receiver::failing_first(2, StatusCode::SERVICE_UNAVAILABLE, StatusCode::NO_CONTENT).await;
+    let config = config_file(&redis, &receiver, "");
+    let id = uuid::Uuid::now_v7().to_string();
+    append_entry(&redis, &id, "push", r#"{"n":1}"#);
+    let mut consumer = consume(&config);
+    let show = || {
+        let shown = hookline(&config, &["events", "show", &id, "--json"]);
+        serde_json::from_str::<serde_json::Value>(&shown).unwrap()
+    };
+    let shown = wait_until(
+        "three attempts recorded and the event acknowledged",
+        Duration::from_secs(20),
+        || async {
+            let shown = show();
+            let settled = shown["attempts"].as_array().unwrap().len() == 3
+                && shown["groups"][0]["state"] == "delivered";
+            settled.then_some(shown)
+        },
+    )
+    .await;
+    terminate(&mut consumer, Duration::from_secs(10)).await;
+    let attempts: Vec<_> = shown["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["attempt"].as_u64().unwrap(),
+                a["outcome"].as_str().unwrap().to_owned(),
+                a["status"].as_u64().unwrap(),
+                a["group"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let row = |n, outcome: &str, status| (n, outcome.to_owned(), status, "app".to_owned());
+    assert_eq!(
+        attempts,
+        [
+            row(1, "failed", 503),
+            row(2, "failed", 503),
+            row(3, "delivered", 204)
+        ]
+    );
+    assert_eq!(shown["attempts"][0]["error"], "destination answered 503");
+    assert_eq!(shown["location"]["tier"], "hot");
+    assert_eq!(shown["groups"][0]["state"], "delivered");
+    assert!(
+        shown.get("payload").is_none(),
+        "the payload only when asked"
+    );
+
+    let text = hookline(&config, &["events", "show", &id]);
+    assert!(text.contains("tier       hot"), "{text}");
+    assert!(text.contains("attempts   3"), "{text}");
+    assert_eq!(text.matches(" failed ").count(), 2, "{text}");
+
+    let compacted = hookline(&config, &["job", "compact", "--older-than", "0s"]);
+    assert!(compacted.starts_with("compacted 1 entries"), "{compacted}");
+    let shown = show();
+    assert_eq!(shown["location"]["tier"], "warm", "{shown}");
+    assert_eq!(shown["attempts"].as_array().unwrap().len(), 3);
+    let text = hookline(&config, &["events", "show", &id, "--show-payload"]);
+    assert!(text.contains("tier       warm (segment "), "{text}");
+    assert!(text.ends_with("payload\n{\"n\":1}\n"), "{text}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args([
+            "events",
+            "show",
+            "0194f0a0-0000-7000-8000-000000000000",
+            "--config",
+        ])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no event 0194f0a0-"),
+        "{out:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consume_serves_health_and_metrics_on_observability_listen() {
     let redis = RedisServer::start();

@@ -24,7 +24,9 @@
 
 pub use context::Context;
 
+pub mod attempts;
 pub mod aws;
+pub mod batcher;
 pub mod clock;
 pub mod config;
 pub mod consumer;

@@ -26,6 +26,8 @@ pub const CONSUMER_PROCESSED: &str = "hookline_consumer_processed_total";
 pub const CONSUMER_LAG: &str = "hookline_consumer_lag";
 /// Histogram of sink call durations by `group`.
 pub const CONSUMER_DURATION: &str = "hookline_consumer_duration_seconds";
+/// Counter of delivery attempts that could not be recorded in the attempts stream.
+pub const ATTEMPTS_UNRECORDED: &str = "hookline_attempts_unrecorded_total";
 /// Counter of entries moved to a dead-letter stream, by `group`.
 pub const DLQ_TOTAL: &str = "hookline_dlq_total";
 /// Counter of bytes written to a tier, by `tier` (`warm`, `cold`).

@@ -28,6 +28,11 @@ impl Keys {
         format!("{}:dlq:{{{partition}}}", self.prefix)
     }
 
+    /// `{prefix}:attempts:{N}`: the partition's recorded delivery attempts.
+    pub fn attempts(&self, partition: u16) -> String {
+        format!("{}:attempts:{{{partition}}}", self.prefix)
+    }
+
     /// `{prefix}:warm:{N}:seg:{first}-{last}`: one warm segment (`member` is `{first}-{last}`).
     pub fn warm_segment(&self, partition: u16, member: &str) -> String {
         format!("{}:warm:{{{partition}}}:seg:{member}", self.prefix)

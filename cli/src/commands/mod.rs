@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod dlq;
+pub mod events;
 pub mod import;
 pub mod jobs;
 pub mod parity;

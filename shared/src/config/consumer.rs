@@ -37,6 +37,10 @@ pub struct ConsumerConfig {
     /// holds its share until it is settled. One entry larger than this is handled alone.
     #[serde(default = "defaults::batch_bytes")]
     pub batch_bytes: Size,
+    /// Whether every delivery attempt is recorded in the partition's attempts stream
+    /// (default true; `hookline events show` lists them).
+    #[serde(default = "defaults::yes")]
+    pub record_attempts: bool,
 }
 
 /// One consumer group.
@@ -89,6 +93,7 @@ impl Default for ConsumerConfig {
             summaries: true,
             dlq_max_len: defaults::dlq_max_len(),
             batch_bytes: defaults::batch_bytes(),
+            record_attempts: true,
         }
     }
 }

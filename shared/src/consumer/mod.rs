@@ -121,6 +121,10 @@ fn workers(
         wait: ctx.redis.wait(),
         dlq_max_len: config.consumer.dlq_max_len,
         budget: budget.clone(),
+        attempts_retention_ms: config
+            .consumer
+            .record_attempts
+            .then(|| (config.lifecycle.hot.get() + config.lifecycle.warm.get()).as_millis() as u64),
     };
     let mut workers = Vec::new();
     for (name, group) in &config.consumer.groups {

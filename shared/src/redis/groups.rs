@@ -147,6 +147,24 @@ pub async fn pending(
         .collect())
 }
 
+/// How often entry `id` was delivered to `group` (its delivery count), while it is pending.
+pub async fn deliveries_of(
+    conn: &mut RedisConn,
+    stream: &str,
+    group: &str,
+    id: &str,
+) -> RedisResult<Option<u64>> {
+    let rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+        .arg(stream)
+        .arg(group)
+        .arg(id)
+        .arg(id)
+        .arg(1)
+        .query_async(conn)
+        .await?;
+    Ok(rows.first().map(|(_, _, _, deliveries)| *deliveries))
+}
+
 /// The oldest pending entry id of `group`, if anything is pending.
 pub async fn first_pending(
     conn: &mut RedisConn,

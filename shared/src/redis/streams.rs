@@ -4,6 +4,7 @@
 //! keeping entries that are not events ([`Entry::Unreadable`]) where the caller must move
 //! them rather than skip them.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
@@ -34,6 +35,56 @@ pub async fn range(
     let reply: Value = cmd.query_async(conn).await?;
     Ok(from_entry_list(reply))
 }
+
+/// Entries of `stream` from `start` on, at most `count`, oldest first, keeping those that are
+/// not events ([`Entry::Unreadable`]), so a caller paging on can tell a short page.
+pub async fn entries_from(
+    conn: &mut RedisConn,
+    stream: &str,
+    start: &str,
+    count: usize,
+) -> RedisResult<Vec<Entry>> {
+    let reply: Value = redis::cmd("XRANGE")
+        .arg(stream)
+        .arg(start)
+        .arg("+")
+        .arg("COUNT")
+        .arg(count)
+        .query_async(conn)
+        .await?;
+    Ok(entries_of_list(reply))
+}
+
+/// What `keep` makes of every entry of `stream` with an id at or after `start_ms`, oldest
+/// first: the entries are read in pages of [`SCAN_PAGE`] as maps of text fields, for small
+/// streams of records (attempts, dead letters), not for events.
+pub async fn scan_records<T>(
+    conn: &mut RedisConn,
+    stream: &str,
+    start_ms: u64,
+    mut keep: impl FnMut(&HashMap<String, String>) -> Option<T>,
+) -> RedisResult<Vec<T>> {
+    let mut kept = Vec::new();
+    let mut start = start_ms.to_string();
+    loop {
+        let page: Vec<(String, HashMap<String, String>)> = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg(&start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(SCAN_PAGE)
+            .query_async(conn)
+            .await?;
+        kept.extend(page.iter().filter_map(|(_, fields)| keep(fields)));
+        match page.last() {
+            Some((last, _)) if page.len() == SCAN_PAGE => start = format!("({last}"),
+            _ => return Ok(kept),
+        }
+    }
+}
+
+/// Entries per round trip of [`scan_records`].
+pub const SCAN_PAGE: usize = 1000;
 
 /// The ids of `stream`'s entries in `[start, end]`, oldest first, at most `count` (the
 /// entries' fields are read but not kept).

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{BuildError, Sink, SinkError, breaker::Breaker};
+use super::{BuildError, Delivered, Sink, SinkError, breaker::Breaker};
 use crate::clock::Clock;
 use crate::event::StoredEvent;
 use crate::providers::{self, ProviderKind};
@@ -79,7 +79,7 @@ impl HttpSink {
         signatures.join(" ")
     }
 
-    async fn post(&self, event: &StoredEvent) -> Result<(), SinkError> {
+    async fn post(&self, event: &StoredEvent) -> Result<Delivered, SinkError> {
         let id = event.text("id");
         let timestamp = self.clock.now().as_secs();
         let body = event.payload_bytes();
@@ -117,7 +117,9 @@ impl HttpSink {
         })?;
         let status = response.status();
         if status.is_success() {
-            Ok(())
+            Ok(Delivered {
+                status: Some(status.as_u16()),
+            })
         } else {
             Err(SinkError::Status(status.as_u16()))
         }
@@ -126,7 +128,7 @@ impl HttpSink {
 
 #[async_trait::async_trait]
 impl Sink for HttpSink {
-    async fn deliver(&self, event: &StoredEvent) -> Result<(), SinkError> {
+    async fn deliver(&self, event: &StoredEvent) -> Result<Delivered, SinkError> {
         if let Some(breaker) = &self.breaker
             && !breaker.allow().await
         {

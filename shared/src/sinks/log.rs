@@ -1,6 +1,6 @@
 //! The `log` sink: one log line per event with its metadata, never its payload.
 
-use super::{Sink, SinkError};
+use super::{Delivered, Sink, SinkError};
 use crate::event::StoredEvent;
 
 /// Logs each event's id, tenant, source and type.
@@ -9,7 +9,7 @@ pub struct LogSink;
 
 #[async_trait::async_trait]
 impl Sink for LogSink {
-    async fn deliver(&self, event: &StoredEvent) -> Result<(), SinkError> {
+    async fn deliver(&self, event: &StoredEvent) -> Result<Delivered, SinkError> {
         tracing::info!(
             event_id = event.text("id"),
             tenant = event.text("tenant"),
@@ -19,6 +19,6 @@ impl Sink for LogSink {
             bytes = event.payload().len(),
             "event"
         );
-        Ok(())
+        Ok(Delivered::default())
     }
 }

@@ -25,6 +25,13 @@ pub use self::http::HttpSink;
 pub use self::log::LogSink;
 pub use self::stream::StreamSink;
 
+/// What a successful delivery answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// The destination's HTTP status, for sinks that speak HTTP.
+    pub status: Option<u16>,
+}
+
 /// Why a delivery failed; the message never carries the payload.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SinkError {
@@ -60,7 +67,7 @@ pub enum BuildError {
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync + std::fmt::Debug {
     /// Delivers one event. `Ok` means it may be acknowledged.
-    async fn deliver(&self, event: &StoredEvent) -> Result<(), SinkError>;
+    async fn deliver(&self, event: &StoredEvent) -> Result<Delivered, SinkError>;
 }
 
 /// The circuit-breaker destination of a URL: its origin, e.g. `https://app.example.com:443`.

@@ -2,7 +2,7 @@
 //! first routing rule it matches (by tenant, source, event type); unmatched events are
 //! delivered nowhere and acknowledged.
 
-use super::{Sink, SinkError};
+use super::{Delivered, Sink, SinkError};
 use crate::config::Route;
 use crate::event::StoredEvent;
 use crate::redis::{RedisConn, streams};
@@ -31,14 +31,14 @@ impl StreamSink {
 
 #[async_trait::async_trait]
 impl Sink for StreamSink {
-    async fn deliver(&self, event: &StoredEvent) -> Result<(), SinkError> {
+    async fn deliver(&self, event: &StoredEvent) -> Result<Delivered, SinkError> {
         let Some(target) = self.route(event) else {
-            return Ok(());
+            return Ok(Delivered::default());
         };
         let fields = event.fields.iter().map(|(n, v)| (n.as_str(), &v[..]));
         streams::add(&mut self.conn.clone(), target, fields)
             .await
-            .map(|_| ())
+            .map(|_| Delivered::default())
             .map_err(|e| SinkError::Failed(e.to_string()))
     }
 }

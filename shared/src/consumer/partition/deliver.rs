@@ -3,16 +3,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Worker;
+use crate::attempts::{Attempt, Outcome as AttemptOutcome};
 use crate::consumer::acker::lock;
 use crate::consumer::budget::Held;
 use crate::event::StoredEvent;
 use crate::redis::streams::RawEntry;
-use crate::sinks::SinkError;
+use crate::sinks::{Delivered, SinkError};
 
 /// The failures of one pending entry.
 #[derive(Debug, Clone, Copy, Default)]
@@ -21,6 +22,38 @@ pub(super) struct Failures {
     first_ms: Option<u64>,
     /// Deliveries that were no attempt (the circuit was open).
     skipped: u64,
+}
+
+/// The record of one delivery attempt of `event` by `group` and how it ended (`None`: the
+/// group's filter skipped it).
+fn attempt(
+    event: &StoredEvent,
+    group: &str,
+    deliveries: u64,
+    at_ms: u64,
+    took: Duration,
+    outcome: &Result<Option<Delivered>, SinkError>,
+) -> Attempt {
+    Attempt {
+        event_id: event.text("id").to_owned(),
+        entry_id: event.entry_id.clone(),
+        group: group.to_owned(),
+        attempt: deliveries,
+        at_ms,
+        duration_us: took.as_micros() as u64,
+        outcome: match outcome {
+            Ok(Some(_)) => AttemptOutcome::Delivered,
+            Ok(None) => AttemptOutcome::Filtered,
+            Err(SinkError::CircuitOpen) => AttemptOutcome::Skipped,
+            Err(_) => AttemptOutcome::Failed,
+        },
+        status: match outcome {
+            Ok(delivered) => delivered.and_then(|d| d.status),
+            Err(SinkError::Status(status)) => Some(*status),
+            Err(_) => None,
+        },
+        error: outcome.as_ref().err().map(ToString::to_string),
+    }
 }
 
 impl Worker {
@@ -34,17 +67,29 @@ impl Worker {
     ) {
         let id = event.entry_id.clone();
         lock(&self.in_flight).insert(id.clone());
+        let at_ms = self.shared.clock.now_ms();
         let started = Instant::now();
         let filter = &self.config.filter;
         let outcome = if event.matches(&filter.tenants, &filter.sources, &filter.event_types) {
-            self.sink.deliver(&event).await.map(|()| true)
+            self.sink.deliver(&event).await.map(Some)
         } else {
-            Ok(false)
+            Ok(None)
         };
-        self.meters.duration.record(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        self.meters.duration.record(took.as_secs_f64());
+        if let Some(recorder) = &self.recorder {
+            recorder.record(attempt(
+                &event,
+                &self.group,
+                deliveries,
+                at_ms,
+                took,
+                &outcome,
+            ));
+        }
         let error = match outcome {
             Ok(delivered) => {
-                let counter = if delivered {
+                let counter = if delivered.is_some() {
                     &self.meters.delivered
                 } else {
                     &self.meters.filtered

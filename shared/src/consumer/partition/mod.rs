@@ -40,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::acker::{Acker, InFlight, lock};
 use super::budget::ByteBudget;
+use crate::attempts::Recorder;
 use crate::clock::Clock;
 use crate::config::WaitConfig;
 use crate::config::{GroupConfig, StartPosition};
@@ -67,6 +68,8 @@ pub(super) struct Shared {
     pub dlq_max_len: u64,
     /// The process's memory for entries.
     pub budget: ByteBudget,
+    /// How long recorded attempts are kept (the hot + warm retention); `None` records none.
+    pub attempts_retention_ms: Option<u64>,
 }
 
 /// What a worker needs, shared with its delivery tasks.
@@ -91,6 +94,8 @@ pub(super) struct Worker {
     in_flight: InFlight,
     /// Batches acknowledgements.
     acker: Acker,
+    /// Batches the records of delivery attempts, when they are recorded.
+    recorder: Option<Recorder>,
     /// Metric handles, registered once.
     meters: Meters,
     /// Clock, replication, DLQ cap and byte budget.
@@ -160,6 +165,14 @@ impl Worker {
             group.to_owned(),
             in_flight.clone(),
         );
+        let recorder = shared.attempts_retention_ms.map(|retention_ms| {
+            Recorder::start(
+                conn.clone(),
+                keys.attempts(partition),
+                retention_ms,
+                shared.clock.clone(),
+            )
+        });
         let at = format!("{group} on {stream}");
         Arc::new(Self {
             conn,
@@ -173,6 +186,7 @@ impl Worker {
             sink,
             in_flight,
             acker,
+            recorder,
             shared,
             failures: Mutex::default(),
             health: Health {
@@ -280,7 +294,15 @@ impl Worker {
             tracing::warn!(group = %self.group, stream = %self.stream, "deliveries still running after the shutdown grace; leaving them pending");
             tasks.abort_all();
         }
+        self.settle().await;
+    }
+
+    /// Waits until the acknowledgements and attempt records queued so far are written.
+    async fn settle(&self) {
         self.acker.flush().await;
+        if let Some(recorder) = &self.recorder {
+            recorder.flush().await;
+        }
     }
 
     /// Creates the group if it does not exist (`BUSYGROUP` is success), retrying with backoff

@@ -49,7 +49,7 @@ impl Worker {
             let due = |_: &str, _: u64, idle: Duration| (idle >= claim_idle).then_some(claim_idle);
             let n = self.redeliver(None, due, &slots, &mut tasks).await?;
             while tasks.join_next().await.is_some() {}
-            self.acker.flush().await;
+            self.settle().await;
             if n == 0 {
                 return Ok(taken);
             }
