@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use hookline_cli::commands::import::ImportRequest;
 use hookline_cli::commands::parity::ParityRequest;
-use hookline_cli::commands::{self, admin, dlq, events, import, jobs, parity, stats};
+use hookline_cli::commands::{self, admin, dlq, events, import, jobs, parity, parse_time, stats};
 use hookline_cli::{CliError, consume, dev, schedule, serve, shutdown};
 use hookline_jobs::replay::ReplayRequest;
 use hookline_jobs::run::{JobName, JobRun};
@@ -277,16 +277,6 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     text.parse::<config::units::Duration>()
         .map(|d| d.get())
         .map_err(|e| e.to_string())
-}
-
-/// An RFC 3339 time as ms since the epoch.
-fn parse_time(text: &str) -> Result<u64, String> {
-    let at = humantime::parse_rfc3339_weak(text)
-        .map_err(|e| format!("{e}; write e.g. 2026-11-24T18:00:00Z"))?;
-    let since_epoch = at
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|_| "before 1970".to_owned())?;
-    Ok(since_epoch.as_millis() as u64)
 }
 
 fn main() -> ExitCode {

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use hookline_tests::{
-    Process, Receiver, RedisServer, TEST_WHSEC, append_entries, append_entry, consumer_yaml,
-    peak_rss_mib, terminate, wait_until,
+    Process, Receiver, RedisServer, TEST_WHSEC, append_entries, append_entry, append_entry_now,
+    consumer_yaml, peak_rss_mib, terminate, wait_until,
 };
 use tokio::process::{Child, Command};
 
@@ -236,7 +236,7 @@ async fn events_show_lists_each_attempt_with_its_status_and_names_the_tier() {
         Receiver::failing_first(2, StatusCode::SERVICE_UNAVAILABLE, StatusCode::NO_CONTENT).await;
     let config = config_file(&redis, &receiver, "");
     let id = uuid::Uuid::now_v7().to_string();
-    append_entry(&redis, &id, "push", r#"{"n":1}"#);
+    append_entry_now(&redis, &id, "push", r#"{"n":1}"#);
     let mut consumer = consume(&config);
     let show = || {
         let shown = hookline(&config, &["events", "show", &id, "--json"]);
@@ -284,6 +284,39 @@ async fn events_show_lists_each_attempt_with_its_status_and_names_the_tier() {
         "the payload only when asked"
     );
 
+    // A second event, after the consumer stopped: not read by the group yet.
+    let unread = uuid::Uuid::now_v7().to_string();
+    append_entry_now(&redis, &unread, "issues", "{}");
+    let list = |args: &[&str]| -> Vec<(String, String, String)> {
+        let mut all = vec!["events", "list", "--json"];
+        all.extend_from_slice(args);
+        hookline(&config, &all)
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let text = |k: &str| v[k].as_str().unwrap().to_owned();
+                (text("id"), text("tier"), text("status"))
+            })
+            .collect()
+    };
+    let listed = |id: &str, tier: &str, status: &str| (id.to_owned(), tier.into(), status.into());
+    assert_eq!(
+        list(&[]),
+        [
+            listed(&id, "hot", "delivered"),
+            listed(&unread, "hot", "pending")
+        ]
+    );
+    assert_eq!(
+        list(&["--status", "pending"]),
+        [listed(&unread, "hot", "pending")]
+    );
+    assert_eq!(
+        list(&["--event-type", "push"]),
+        [listed(&id, "hot", "delivered")]
+    );
+    assert!(list(&["--tenant", "other"]).is_empty());
+
     let text = hookline(&config, &["events", "show", &id]);
     assert!(text.contains("tier       hot"), "{text}");
     assert!(text.contains("attempts   3"), "{text}");
@@ -294,6 +327,11 @@ async fn events_show_lists_each_attempt_with_its_status_and_names_the_tier() {
     let shown = show();
     assert_eq!(shown["location"]["tier"], "warm", "{shown}");
     assert_eq!(shown["attempts"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        list(&["--count", "1"]),
+        [listed(&id, "warm", "delivered")],
+        "compacted: what every group acknowledged moves; the unread event stays hot"
+    );
     let text = hookline(&config, &["events", "show", &id, "--show-payload"]);
     assert!(text.contains("tier       warm (segment "), "{text}");
     assert!(text.ends_with("payload\n{\"n\":1}\n"), "{text}");

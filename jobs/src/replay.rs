@@ -130,37 +130,86 @@ pub async fn matching(
     archive: Option<&dyn ArchiveStore>,
     request: &ReplayRequest,
 ) -> Result<Vec<(u16, StoredEvent)>, ArchiveError> {
-    let mut matches: Vec<(u16, StoredEvent)> = Vec::new();
+    let found = located(conn, keys, partitions, archive, request).await?;
+    Ok(found.into_iter().map(|f| (f.partition, f.event)).collect())
+}
+
+/// A tier events are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// A partition stream (or, for suspects, a suspects stream).
+    Hot,
+    /// A warm segment.
+    Warm,
+    /// A cold archive object.
+    Cold,
+}
+
+impl Tier {
+    /// `hot`, `warm` or `cold`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hot => "hot",
+            Self::Warm => "warm",
+            Self::Cold => "cold",
+        }
+    }
+}
+
+/// An event of a range, with where it was read.
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// Its partition.
+    pub partition: u16,
+    /// The tier it was read from.
+    pub tier: Tier,
+    /// The event.
+    pub event: StoredEvent,
+}
+
+/// [`matching`], with the tier each event was read from.
+pub async fn located(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    partitions: u16,
+    archive: Option<&dyn ArchiveStore>,
+    request: &ReplayRequest,
+) -> Result<Vec<Located>, ArchiveError> {
+    let mut matches: Vec<Located> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut keep = |partition: u16, event: StoredEvent| {
+    let mut keep = |partition: u16, tier: Tier, event: StoredEvent| {
         if admits(request, &event) && seen.insert((partition, event.entry_id.clone())) {
-            matches.push((partition, event));
+            matches.push(Located {
+                partition,
+                tier,
+                event,
+            });
         }
     };
     if request.suspects {
         for partition in 0..partitions {
             for event in around(conn, &keys.suspects(partition), request).await? {
-                keep(partition, event);
+                keep(partition, Tier::Hot, event);
             }
         }
     } else {
         for partition in 0..partitions {
             for event in around(conn, &keys.events(partition), request).await? {
-                keep(partition, event);
+                keep(partition, Tier::Hot, event);
             }
         }
         for partition in 0..partitions {
             for event in warm(conn, keys, partition, request).await? {
-                keep(partition, event);
+                keep(partition, Tier::Warm, event);
             }
         }
         if let Some(store) = archive {
             for (partition, event) in cold(store, request).await? {
-                keep(partition, event);
+                keep(partition, Tier::Cold, event);
             }
         }
     }
-    matches.sort_by_key(|(_, e)| (received_at(e), parse(&e.entry_id)));
+    matches.sort_by_key(|f| (received_at(&f.event), parse(&f.event.entry_id)));
     Ok(matches)
 }
 

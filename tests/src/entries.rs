@@ -26,10 +26,27 @@ fn fields<'a>(id: &'a str, event_type: &'a str, payload: &'a str) -> [(&'a str, 
 
 /// Appends one entry to [`STREAM`] and returns its stream entry id.
 pub fn append_entry(redis: &RedisServer, id: &str, event_type: &str, payload: &str) -> String {
+    add(redis, &fields(id, event_type, payload))
+}
+
+/// [`append_entry`] with `received_at` now, as ingest stamps it: for what looks events up
+/// by the time they were received (replay, `events list`).
+pub fn append_entry_now(redis: &RedisServer, id: &str, event_type: &str, payload: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis()
+        .to_string();
+    let mut fields = fields(id, event_type, payload);
+    fields[7].1 = &now;
+    add(redis, &fields)
+}
+
+fn add(redis: &RedisServer, fields: &[(&str, &str)]) -> String {
     redis::cmd("XADD")
         .arg(STREAM)
         .arg("*")
-        .arg(&fields(id, event_type, payload))
+        .arg(fields)
         .query(&mut redis.connection())
         .expect("XADD")
 }

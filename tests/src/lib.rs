@@ -21,7 +21,9 @@ mod tls;
 mod wait;
 
 pub use cluster::RedisCluster;
-pub use entries::{STREAM, TEST_WHSEC, append_entries, append_entry, consumer_yaml, pending};
+pub use entries::{
+    STREAM, TEST_WHSEC, append_entries, append_entry, append_entry_now, consumer_yaml, pending,
+};
 pub use github::{FAKE_HOOK, FakeDelivery, FakeGitHub, Scripted};
 pub use ingest::{HttpClient, Reply, TestIngest, test_config};
 pub use lambda::LambdaRuntimeApi;

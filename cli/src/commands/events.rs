@@ -1,14 +1,19 @@
-//! `hookline events show ID`: where one event is (hot stream or warm segment), its fields,
-//! each consumer group's state for it, and every recorded delivery attempt.
+//! `hookline events list|show`: the events of a time range with their state, and where one
+//! event is (hot stream or warm segment), its fields, each consumer group's state for it and
+//! every recorded delivery attempt.
 //!
 //! The event id is a UUIDv7, so its first 48 bits date it: the hot stream, the warm index and
 //! the attempts and dead-letter streams are all read from that time on (a second earlier, for
 //! clock steps), not from their start. An id that is not a UUIDv7 is looked for from the start.
 
+use std::collections::HashMap;
+
 use anyhow::Context as _;
 use clap::Subcommand;
+use hookline_jobs::replay::{self, Located, ReplayRequest, Tier};
 use hookline_shared::Context;
 use hookline_shared::attempts::{self, Attempt};
+use hookline_shared::config::ConfigError;
 use hookline_shared::event::StoredEvent;
 use hookline_shared::redis::streams::Entry;
 use hookline_shared::redis::{RedisConn, groups, segments, streams};
@@ -24,6 +29,37 @@ const PAGE: usize = 500;
 /// What to show.
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {
+    /// The events received in [--from, --to) (default: the last hour) in the hot and warm
+    /// tiers (and cold with --cold), oldest first, each with its delivery state.
+    List {
+        /// Start, RFC 3339 (e.g. 2026-11-24T18:00:00Z), inclusive; default an hour ago.
+        #[arg(long, value_parser = super::parse_time)]
+        from: Option<u64>,
+        /// End, RFC 3339, exclusive; default now.
+        #[arg(long, value_parser = super::parse_time)]
+        to: Option<u64>,
+        /// Only events of this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Only events of this type.
+        #[arg(long)]
+        event_type: Option<String>,
+        /// Only events of this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only events in this state.
+        #[arg(long, value_enum)]
+        status: Option<Status>,
+        /// Also read the cold archive (lifecycle.archive).
+        #[arg(long)]
+        cold: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// One event: its tier, fields, each group's state and its delivery attempts.
     Show {
         /// The event id (the `id` of the 202 answer).
@@ -37,10 +73,43 @@ pub enum EventsCommand {
     },
 }
 
-/// Where an event was found.
+/// An event's state over all consumer groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Some group has not delivered it yet (pending or not read).
+    Pending,
+    /// Every group delivered it (or its filter skipped it).
+    Delivered,
+    /// Some group dead-lettered it.
+    DeadLettered,
+}
+
+impl Status {
+    fn of(states: &[(String, GroupState)]) -> Self {
+        let any = |f: fn(&GroupState) -> bool| states.iter().any(|(_, s)| f(s));
+        if any(|s| *s == GroupState::DeadLettered) {
+            Self::DeadLettered
+        } else if any(|s| matches!(s, GroupState::Pending { .. } | GroupState::Unread)) {
+            Self::Pending
+        } else {
+            Self::Delivered
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::DeadLettered => "dead_lettered",
+        }
+    }
+}
+
+/// Where `events show` found an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "tier")]
-enum Tier {
+enum Location {
     /// In the partition's stream.
     Hot,
     /// In a warm segment (compressed in Redis).
@@ -63,20 +132,170 @@ enum GroupState {
 
 /// Runs one events command.
 pub async fn run(ctx: &Context, command: EventsCommand) -> Result<(), CliError> {
-    let EventsCommand::Show {
-        id,
-        json,
-        show_payload,
-    } = command;
+    match command {
+        EventsCommand::Show {
+            id,
+            json,
+            show_payload,
+        } => show(ctx, &id, json, show_payload).await,
+        EventsCommand::List {
+            from,
+            to,
+            source,
+            event_type,
+            tenant,
+            status,
+            cold,
+            count,
+            json,
+        } => {
+            let now = ctx.clock.now_ms();
+            let request = ReplayRequest {
+                from_ms: from.unwrap_or(now.saturating_sub(3_600_000)),
+                to_ms: to.unwrap_or(now + 1),
+                source,
+                event_type,
+                to_stream: None,
+                dry_run: true,
+                suspects: false,
+            };
+            if request.from_ms >= request.to_ms {
+                return Err(CliError::Usage("--from must be before --to".into()));
+            }
+            let filter = ListFilter {
+                tenant,
+                status,
+                count,
+            };
+            list(ctx, &request, &filter, cold, json).await
+        }
+    }
+}
+
+/// What `events list` keeps of the events of its range.
+struct ListFilter {
+    tenant: Option<String>,
+    status: Option<Status>,
+    count: usize,
+}
+
+async fn list(
+    ctx: &Context,
+    request: &ReplayRequest,
+    filter: &ListFilter,
+    cold: bool,
+    json: bool,
+) -> Result<(), CliError> {
+    let config = &ctx.config;
+    let keys = Keys::new(config.streams.prefix.clone());
+    let mut conn = ctx.redis.shared();
+    let archive = match cold {
+        true => hookline_shared::objects::store_for(config)
+            .await
+            .map_err(|why| ConfigError::at("lifecycle.archive", why.to_string()))?,
+        false => None,
+    };
+    if cold && archive.is_none() {
+        return Err(CliError::Usage(
+            "--cold needs lifecycle.archive in the config".into(),
+        ));
+    }
+    let found = replay::located(
+        &mut conn,
+        &keys,
+        config.streams.partitions,
+        archive.as_deref(),
+        request,
+    )
+    .await
+    .context("read the tiers")?;
+    let mut views: HashMap<u16, PartitionView> = HashMap::new();
+    let mut shown = 0;
+    if !json {
+        println!(
+            "{:<24}  {:<36}  {:<4}  {:>4}  {:<13}  {:<12}  {:<16}  {:<20}  {:>8}",
+            "received", "id", "tier", "part", "state", "tenant", "source", "event type", "bytes"
+        );
+    }
+    for Located {
+        partition,
+        tier,
+        event,
+    } in found
+    {
+        if shown == filter.count {
+            break;
+        }
+        if filter
+            .tenant
+            .as_deref()
+            .is_some_and(|t| t != event.text("tenant"))
+        {
+            continue;
+        }
+        let view = match views.entry(partition) {
+            std::collections::hash_map::Entry::Occupied(view) => view.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => slot
+                .insert(PartitionView::load(&mut conn, &keys, partition, request.from_ms).await?),
+        };
+        let states = view.states(&mut conn, &event, tier == Tier::Hot).await?;
+        let status = Status::of(&states);
+        if filter.status.is_some_and(|want| want != status) {
+            continue;
+        }
+        shown += 1;
+        let received: u64 = event.text("received_at").parse().unwrap_or(0);
+        if json {
+            let line = json!({
+                "id": event.text("id"),
+                "received_at": received,
+                "tier": tier.as_str(),
+                "partition": partition,
+                "entry_id": event.entry_id,
+                "status": status,
+                "tenant": event.text("tenant"),
+                "source": event.text("source"),
+                "event_type": event.text("event_type"),
+                "payload_bytes": event.payload().len(),
+            });
+            println!("{line}");
+        } else {
+            println!(
+                "{:<24}  {:<36}  {:<4}  {:>4}  {:<13}  {:<12}  {:<16}  {:<20}  {:>8}",
+                rfc3339_ms(received),
+                event.text("id"),
+                tier.as_str(),
+                partition,
+                status.as_str(),
+                event.text("tenant"),
+                event.text("source"),
+                event.text("event_type"),
+                event.payload().len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `ms` since the epoch as RFC 3339 with milliseconds.
+fn rfc3339_ms(ms: u64) -> String {
+    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+        .to_string()
+}
+
+async fn show(ctx: &Context, id: &str, json: bool, show_payload: bool) -> Result<(), CliError> {
     let keys = Keys::new(ctx.config.streams.prefix.clone());
     let mut conn = ctx.redis.shared();
-    let from_ms = uuid_v7_ms(&id).map_or(0, |ms| ms.saturating_sub(1000));
+    let from_ms = uuid_v7_ms(id).map_or(0, |ms| ms.saturating_sub(1000));
     for partition in 0..ctx.config.streams.partitions {
-        let Some((tier, event)) = find(&mut conn, &keys, partition, &id, from_ms).await? else {
+        let Some((tier, event)) = find(&mut conn, &keys, partition, id, from_ms).await? else {
             continue;
         };
-        let groups = group_states(&mut conn, &keys, partition, &event, &tier, from_ms).await?;
-        let attempts = attempts::of_event(&mut conn, &keys.attempts(partition), &id, from_ms)
+        let mut view = PartitionView::load(&mut conn, &keys, partition, from_ms).await?;
+        let groups = view
+            .states(&mut conn, &event, tier == Location::Hot)
+            .await?;
+        let attempts = attempts::of_event(&mut conn, &keys.attempts(partition), id, from_ms)
             .await
             .context("read the attempts stream")?;
         let shown = Shown {
@@ -115,7 +334,7 @@ async fn find(
     partition: u16,
     id: &str,
     from_ms: u64,
-) -> Result<Option<(Tier, StoredEvent)>, CliError> {
+) -> Result<Option<(Location, StoredEvent)>, CliError> {
     let stream = keys.events(partition);
     let mut start = from_ms.to_string();
     loop {
@@ -129,7 +348,7 @@ async fn find(
             _ => None,
         });
         if let Some(event) = found {
-            return Ok(Some((Tier::Hot, event)));
+            return Ok(Some((Location::Hot, event)));
         }
         match last {
             Some(last) if full => start = format!("({last}"),
@@ -149,66 +368,80 @@ async fn find(
         let events = hookline_jobs::segment::decode(&compressed)
             .with_context(|| format!("decode warm segment {segment}"))?;
         if let Some(event) = events.into_iter().find(|e| e.text("id") == id) {
-            return Ok(Some((Tier::Warm { segment }, event)));
+            return Ok(Some((Location::Warm { segment }, event)));
         }
     }
     Ok(None)
 }
 
-/// Each group of the partition's stream, with its state for `event`.
-async fn group_states(
-    conn: &mut RedisConn,
-    keys: &Keys,
-    partition: u16,
-    event: &StoredEvent,
-    tier: &Tier,
-    from_ms: u64,
-) -> Result<Vec<(String, GroupState)>, CliError> {
-    let stream = keys.events(partition);
-    let dead = dead_lettered_by(conn, &keys.dlq(partition), &event.entry_id, from_ms).await?;
-    let mut states = Vec::new();
-    for group in groups::info(conn, &stream)
-        .await
-        .context("read the stream's groups")?
-    {
-        let state = if dead.contains(&group.name) {
-            GroupState::DeadLettered
-        } else if *tier != Tier::Hot {
-            // Compaction moves only what every group acknowledged.
-            GroupState::Delivered
-        } else if let Some(deliveries) =
-            groups::deliveries_of(conn, &stream, &group.name, &event.entry_id)
-                .await
-                .context("read the group's pending entries")?
-        {
-            GroupState::Pending { deliveries }
-        } else if entry_order(&event.entry_id) <= entry_order(&group.last_delivered_id) {
-            GroupState::Delivered
-        } else {
-            GroupState::Unread
-        };
-        states.push((group.name, state));
-    }
-    Ok(states)
+/// What a partition's groups and dead letters say about its events, read once per partition.
+struct PartitionView {
+    stream: String,
+    groups: Vec<groups::GroupStats>,
+    /// The groups that dead-lettered each entry id (dead letters from the range's start on).
+    dead: HashMap<String, Vec<String>>,
 }
 
-/// The groups whose dead letters in `dlq` (from `from_ms` on) are of entry `entry_id`.
-async fn dead_lettered_by(
-    conn: &mut RedisConn,
-    dlq: &str,
-    entry_id: &str,
-    from_ms: u64,
-) -> Result<Vec<String>, CliError> {
-    let groups = streams::scan_records(conn, dlq, from_ms, |fields| {
-        if fields.get("entry_id").is_some_and(|id| id == entry_id) {
-            fields.get("group").cloned()
-        } else {
-            None
+impl PartitionView {
+    async fn load(
+        conn: &mut RedisConn,
+        keys: &Keys,
+        partition: u16,
+        from_ms: u64,
+    ) -> Result<Self, CliError> {
+        let stream = keys.events(partition);
+        let groups = groups::info(conn, &stream)
+            .await
+            .context("read the stream's groups")?;
+        let letters = streams::scan_records(conn, &keys.dlq(partition), from_ms, |fields| {
+            Some((
+                fields.get("entry_id")?.clone(),
+                fields.get("group")?.clone(),
+            ))
+        })
+        .await
+        .context("read the dead-letter stream")?;
+        let mut dead: HashMap<String, Vec<String>> = HashMap::new();
+        for (entry, group) in letters {
+            dead.entry(entry).or_default().push(group);
         }
-    })
-    .await
-    .context("read the dead-letter stream")?;
-    Ok(groups)
+        Ok(Self {
+            stream,
+            groups,
+            dead,
+        })
+    }
+
+    /// Each group with its state for `event`; `hot` when it was read from the stream.
+    async fn states(
+        &mut self,
+        conn: &mut RedisConn,
+        event: &StoredEvent,
+        hot: bool,
+    ) -> Result<Vec<(String, GroupState)>, CliError> {
+        let dead = self.dead.get(&event.entry_id);
+        let mut states = Vec::new();
+        for group in &self.groups {
+            let state = if dead.is_some_and(|groups| groups.contains(&group.name)) {
+                GroupState::DeadLettered
+            } else if !hot {
+                // Compaction moves only what every group acknowledged.
+                GroupState::Delivered
+            } else if let Some(deliveries) =
+                groups::deliveries_of(conn, &self.stream, &group.name, &event.entry_id)
+                    .await
+                    .context("read the group's pending entries")?
+            {
+                GroupState::Pending { deliveries }
+            } else if entry_order(&event.entry_id) <= entry_order(&group.last_delivered_id) {
+                GroupState::Delivered
+            } else {
+                GroupState::Unread
+            };
+            states.push((group.name.clone(), state));
+        }
+        Ok(states)
+    }
 }
 
 /// A stream entry id (`ms-seq`) as a pair that orders like Redis does.
@@ -220,7 +453,7 @@ fn entry_order(id: &str) -> (u64, u64) {
 /// What `events show` prints.
 struct Shown<'a> {
     partition: u16,
-    tier: Tier,
+    tier: Location,
     event: &'a StoredEvent,
     groups: Vec<(String, GroupState)>,
     attempts: Vec<Attempt>,
@@ -284,8 +517,8 @@ impl Shown<'_> {
         use std::fmt::Write;
         let mut out = String::new();
         let tier = match &self.tier {
-            Tier::Hot => "hot (the partition's stream)".to_owned(),
-            Tier::Warm { segment } => format!("warm (segment {segment})"),
+            Location::Hot => "hot (the partition's stream)".to_owned(),
+            Location::Warm { segment } => format!("warm (segment {segment})"),
         };
         let _ = writeln!(out, "event      {}", self.event.text("id"));
         let _ = writeln!(out, "tier       {tier}");
@@ -326,9 +559,7 @@ impl Shown<'_> {
             let _ = writeln!(
                 out,
                 "  {}  {}  #{}  {:<9}  {:>3}  {:>8.1} ms  {}",
-                humantime::format_rfc3339_millis(
-                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(a.at_ms)
-                ),
+                rfc3339_ms(a.at_ms),
                 a.group,
                 a.attempt,
                 a.outcome.as_str(),

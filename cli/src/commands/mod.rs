@@ -18,6 +18,16 @@ use hookline_shared::config::{self, Config, ConfigError};
 
 use crate::CliError;
 
+/// An RFC 3339 time as ms since the epoch (a `--from`/`--to` argument).
+pub fn parse_time(text: &str) -> Result<u64, String> {
+    let at = humantime::parse_rfc3339_weak(text)
+        .map_err(|e| format!("{e}; write e.g. 2026-11-24T18:00:00Z"))?;
+    let since_epoch = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| "before 1970".to_owned())?;
+    Ok(since_epoch.as_millis() as u64)
+}
+
 /// Loads and validates the config named by the flag or the environment.
 pub fn load(flag: Option<PathBuf>) -> Result<Config, ConfigError> {
     config::from_env(flag)
