@@ -10,9 +10,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use hookline_cli::commands::audit::Auditor;
 use hookline_cli::commands::import::ImportRequest;
 use hookline_cli::commands::parity::ParityRequest;
-use hookline_cli::commands::{self, admin, dlq, events, import, jobs, parity, parse_time, stats};
+use hookline_cli::commands::{
+    self, admin, audit, dlq, events, import, jobs, parity, parse_time, stats,
+};
 use hookline_cli::{CliError, consume, dev, schedule, serve, shutdown};
 use hookline_jobs::replay::ReplayRequest;
 use hookline_jobs::run::{JobName, JobRun};
@@ -31,8 +34,24 @@ struct Cli {
     /// The YAML config file (else HOOKLINE_CONFIG, else the YAML in HOOKLINE_CONFIG_YAML).
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Who runs this command, for the audit trail [default: the OS user].
+    #[arg(long, global = true, env = "HOOKLINE_ACTOR", value_name = "NAME")]
+    actor: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// The recorded actions, oldest first.
+    List {
+        /// From this time, RFC 3339 [default: 7 days ago].
+        #[arg(long, value_parser = parse_time)]
+        since: Option<u64>,
+        /// Print JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +135,12 @@ enum Command {
     Dlq {
         #[command(subcommand)]
         command: dlq::DlqCommand,
+    },
+    /// Operators' recorded actions (DLQ retries and purges, replays, forced moves, circuit
+    /// resets, claims).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Look up events: where one is, each group's state for it, its delivery attempts.
     Events {
@@ -299,6 +324,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     let flag = cli.config;
+    let auditor = &Auditor::new(cli.actor);
     match cli.command {
         Command::Serve { listen } => {
             let ctx = commands::connect(flag).await?;
@@ -322,7 +348,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Job { job } => {
             let ctx = commands::connect(flag).await?;
             let (run, budget) = job.run_and_budget(&ctx.clock);
-            jobs::job(&ctx, run, budget).await?;
+            jobs::job(&ctx, run, budget, auditor).await?;
         }
         Command::Replay {
             from,
@@ -343,7 +369,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 dry_run,
                 suspects,
             };
-            jobs::replay(&ctx, request).await?;
+            jobs::replay(&ctx, request, auditor).await?;
         }
         Command::Import {
             from:
@@ -378,13 +404,25 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             };
             parity::parity(&commands::connect(flag).await?, &request).await?;
         }
-        Command::Dlq { command } => dlq::run(&commands::connect(flag).await?, command).await?,
+        Command::Dlq { command } => {
+            dlq::run(&commands::connect(flag).await?, command, auditor).await?
+        }
+        Command::Audit {
+            command: AuditCommand::List { since, json },
+        } => {
+            let ctx = commands::connect(flag).await?;
+            let since = since.unwrap_or(ctx.clock.now_ms().saturating_sub(7 * 86_400_000));
+            audit::list(&ctx, since, json).await?
+        }
         Command::Events { command } => {
             events::run(&commands::connect(flag).await?, command).await?
         }
-        Command::ClaimPending => admin::claim_pending(&commands::connect(flag).await?).await?,
+        Command::ClaimPending => {
+            admin::claim_pending(&commands::connect(flag).await?, auditor).await?
+        }
         Command::ResetCircuitBreaker { destination } => {
-            admin::reset_circuit_breaker(&commands::connect(flag).await?, &destination).await?
+            admin::reset_circuit_breaker(&commands::connect(flag).await?, &destination, auditor)
+                .await?
         }
         Command::CheckConfig => admin::check_config(&commands::load(flag)?),
         Command::Stats { json } => stats::run(&commands::connect(flag).await?, json).await?,

@@ -169,7 +169,15 @@ async fn operators_list_purge_dead_letters_and_claim_pending_entries() {
         ""
     );
     assert!(hookline(&config, &["dlq", "purge"]).starts_with("would purge 1"));
-    assert!(hookline(&config, &["dlq", "purge", "--yes"]).starts_with("purged 1"));
+    assert!(
+        hookline(
+            &config,
+            &[
+                "dlq", "purge", "--yes", "--source", "github", "--actor", "alice"
+            ]
+        )
+        .starts_with("purged 1")
+    );
 
     // An entry read by a consumer that died before acknowledging it.
     append_entries(&redis, 1);
@@ -209,6 +217,35 @@ async fn operators_list_purge_dead_letters_and_claim_pending_entries() {
     .await;
     assert_eq!(received(&receiver).len(), 1);
     assert_eq!(pending(&redis), 0);
+
+    // What changed something is in the audit trail, with who, what was asked and what it
+    // touched; the counting purge (no --yes) and the listings are not.
+    let trail: Vec<serde_json::Value> = hookline(&config, &["audit", "list", "--json"])
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let actions: Vec<&str> = trail
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.first(), Some(&"dlq purge"), "{trail:?}");
+    assert!(
+        actions[1..].iter().all(|a| *a == "claim-pending"),
+        "{actions:?}"
+    );
+    let purge = &trail[0];
+    assert_eq!(
+        (
+            &purge["actor"],
+            &purge["outcome"],
+            &purge["counts"]["dead_letters"]
+        ),
+        (&"alice".into(), &"ok".into(), &1.into())
+    );
+    assert_eq!(purge["args"]["filter"]["source"], "github");
+    let claimed = trail.last().unwrap();
+    assert_eq!(claimed["counts"]["delivered"], 1);
+    assert_ne!(claimed["actor"], "alice", "the OS user, without --actor");
 
     let stats: serde_json::Value =
         serde_json::from_str(&hookline(&config, &["stats", "--json"])).unwrap();

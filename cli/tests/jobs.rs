@@ -409,6 +409,23 @@ async fn a_replay_killed_mid_run_or_run_twice_appends_each_original_once() {
         (N as usize, N as usize),
         "each original exactly once among the copies"
     );
+
+    // The two completed runs are in the audit trail with what they appended.
+    let trail = job_command(&config, &["audit", "list", "--json"]);
+    let counts: Vec<(String, u64, u64)> = String::from_utf8_lossy(&trail.stdout)
+        .lines()
+        .map(|line| {
+            let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+            let n = |k: &str| entry["counts"][k].as_u64().unwrap();
+            let action = entry["action"].as_str().unwrap().to_owned();
+            (action, n("appended"), n("already"))
+        })
+        .collect();
+    let replay_row = |appended, already| ("replay".to_owned(), appended, already);
+    assert_eq!(
+        counts,
+        [replay_row(N - killed_at, killed_at), replay_row(0, N)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,6 +467,19 @@ async fn older_than_zero_forces_what_every_group_read_and_never_an_unread_entry(
     );
     let forced = job(&["job", "compact", "--older-than", "0s"]);
     assert!(forced.starts_with("compacted 6 entries"), "{forced}");
+    let trail = job(&["audit", "list", "--json"]);
+    let entry: serde_json::Value = serde_json::from_str(trail.trim()).unwrap();
+    assert_eq!(
+        (&entry["action"], &entry["args"]["older_than"]),
+        (&"job compact --older-than".into(), &"0s".into()),
+        "only the forced run is an operator's action"
+    );
+    assert!(
+        entry["counts"]["report"]
+            .as_str()
+            .unwrap()
+            .starts_with("compacted 6")
+    );
     let hot: usize = conn.xlen(STREAM).unwrap();
     assert_eq!(hot, 4, "the entries app has not acknowledged stay hot");
     assert!(

@@ -25,6 +25,7 @@
 pub use context::Context;
 
 pub mod attempts;
+pub mod audit;
 pub mod aws;
 pub mod batcher;
 pub mod clock;

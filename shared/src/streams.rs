@@ -28,6 +28,11 @@ impl Keys {
         format!("{}:dlq:{{{partition}}}", self.prefix)
     }
 
+    /// `{prefix}:audit`: the operators' actions ([`crate::audit`]).
+    pub fn audit(&self) -> String {
+        format!("{}:audit", self.prefix)
+    }
+
     /// `{prefix}:attempts:{N}`: the partition's recorded delivery attempts.
     pub fn attempts(&self, partition: u16) -> String {
         format!("{}:attempts:{{{partition}}}", self.prefix)

@@ -8,7 +8,9 @@ use hookline_shared::Context;
 use hookline_shared::config::Config;
 use hookline_shared::consumer;
 use hookline_shared::streams::Keys;
+use serde_json::json;
 
+use super::audit::Auditor;
 use crate::CliError;
 
 /// Prints what a valid config configures (validation itself happened on loading).
@@ -29,21 +31,47 @@ pub fn check_config(config: &Config) {
 }
 
 /// Delivers now every entry a consumer left pending past its group's `claim_idle`.
-pub async fn claim_pending(ctx: &Context) -> Result<(), CliError> {
-    let taken = consumer::claim_pending(ctx, &consumer::consumer_name()).await?;
+pub async fn claim_pending(ctx: &Context, auditor: &Auditor) -> Result<(), CliError> {
+    let claimed = consumer::claim_pending(ctx, &consumer::consumer_name())
+        .await
+        .map_err(CliError::from);
+    let taken = auditor
+        .record(
+            ctx,
+            "claim-pending",
+            json!({}),
+            claimed,
+            |n| json!({ "delivered": n }),
+        )
+        .await?;
     println!("claimed and delivered {taken} pending entr(ies)");
     Ok(())
 }
 
 /// Closes the circuit breaker of `destination` (a sink URL or its origin).
-pub async fn reset_circuit_breaker(ctx: &Context, destination: &str) -> Result<(), CliError> {
+pub async fn reset_circuit_breaker(
+    ctx: &Context,
+    destination: &str,
+    auditor: &Auditor,
+) -> Result<(), CliError> {
     let destination = hookline_shared::sinks::destination(destination)
         .map_err(|why| CliError::Usage(format!("--destination: {why}")))?;
     let keys = Keys::new(ctx.config.streams.prefix.clone());
-    let removed =
+    let reset =
         hookline_shared::redis::breaker::reset(&mut ctx.redis.shared(), &keys, &destination)
             .await
-            .context("cannot reset the circuit breaker")?;
+            .context("cannot reset the circuit breaker")
+            .map_err(CliError::from);
+    let args = json!({ "destination": destination });
+    let removed = auditor
+        .record(
+            ctx,
+            "reset-circuit-breaker",
+            args,
+            reset,
+            |removed| json!({ "breakers_reset": u8::from(*removed) }),
+        )
+        .await?;
     match removed {
         false => println!("{destination}: circuit already closed"),
         true => println!("{destination}: circuit reset to closed"),

@@ -7,6 +7,7 @@ use hookline_shared::consumer::dlq::{self, DlqFilter};
 use hookline_shared::streams::Keys;
 use serde_json::json;
 
+use super::audit::Auditor;
 use crate::CliError;
 
 /// What to do with dead letters.
@@ -71,8 +72,8 @@ impl From<FilterArgs> for DlqFilter {
     }
 }
 
-/// Runs one dlq command.
-pub async fn run(ctx: &Context, command: DlqCommand) -> Result<(), CliError> {
+/// Runs one dlq command; retries and purges are recorded by `auditor`.
+pub async fn run(ctx: &Context, command: DlqCommand, auditor: &Auditor) -> Result<(), CliError> {
     let config = &ctx.config;
     let mut conn = ctx.redis.shared();
     let keys = Keys::new(config.streams.prefix.clone());
@@ -114,9 +115,15 @@ pub async fn run(ctx: &Context, command: DlqCommand) -> Result<(), CliError> {
             }
         }
         DlqCommand::Retry { filter, again } => {
-            let report = dlq::retry(&mut conn, &keys, partitions, &filter.into(), again)
+            let filter: DlqFilter = filter.into();
+            let retried = dlq::retry(&mut conn, &keys, partitions, &filter, again)
                 .await
-                .context("retry stopped")?;
+                .context("retry stopped")
+                .map_err(CliError::from);
+            let args = json!({"filter": filter, "again": again});
+            let report = auditor
+                .record(ctx, "dlq retry", args, retried, |r| json!(r))
+                .await?;
             let mut line = format!(
                 "re-appended {} dead letter(s) to their hot streams",
                 report.moved
@@ -140,9 +147,20 @@ pub async fn run(ctx: &Context, command: DlqCommand) -> Result<(), CliError> {
         DlqCommand::Purge { filter, yes } => {
             let filter: DlqFilter = filter.into();
             if yes {
-                let deleted = dlq::purge(&mut conn, &keys, partitions, &filter)
+                let purged = dlq::purge(&mut conn, &keys, partitions, &filter)
                     .await
-                    .context("purge stopped")?;
+                    .context("purge stopped")
+                    .map_err(CliError::from);
+                let args = json!({ "filter": filter });
+                let deleted = auditor
+                    .record(
+                        ctx,
+                        "dlq purge",
+                        args,
+                        purged,
+                        |n| json!({"dead_letters": n}),
+                    )
+                    .await?;
                 println!("purged {deleted} dead letter(s)");
             } else {
                 let n = dlq::list(&mut conn, &keys, partitions, &filter)

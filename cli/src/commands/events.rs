@@ -21,6 +21,7 @@ use hookline_shared::streams::Keys;
 use serde::Serialize;
 use serde_json::json;
 
+use super::rfc3339_ms;
 use crate::CliError;
 
 /// Hot entries read per round trip while looking.
@@ -275,12 +276,6 @@ async fn list(
         }
     }
     Ok(())
-}
-
-/// `ms` since the epoch as RFC 3339 with milliseconds.
-fn rfc3339_ms(ms: u64) -> String {
-    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
-        .to_string()
 }
 
 async fn show(ctx: &Context, id: &str, json: bool, show_payload: bool) -> Result<(), CliError> {

@@ -9,22 +9,50 @@ use hookline_jobs::run::{self, JobRun};
 use hookline_shared::Context;
 use hookline_shared::config::ConfigError;
 use hookline_shared::streams::Keys;
+use serde_json::json;
 
+use super::audit::Auditor;
+use super::rfc3339_ms;
 use crate::CliError;
 
 /// How often a manual run asks again for a lock another run holds.
 const LOCK_RETRY: Duration = Duration::from_secs(1);
 
-/// Runs `job` once under its lock, as the scheduler and the Lambda do, within `budget`.
+/// Runs `job` once under its lock, as the scheduler and the Lambda do, within `budget`; a
+/// forced move (`--older-than`) is recorded by `auditor`.
+pub async fn job(
+    ctx: &Context,
+    job: JobRun,
+    budget: Duration,
+    auditor: &Auditor,
+) -> Result<(), CliError> {
+    let Some(older_than) = job.older_than else {
+        return run_job(ctx, job, budget).await.map(|_| ());
+    };
+    let ran = run_job(ctx, job, budget).await;
+    let args = json!({ "older_than": humantime::format_duration(older_than).to_string() });
+    auditor
+        .record(
+            ctx,
+            &format!("job {} --older-than", job.job),
+            args,
+            ran,
+            |line| json!({ "report": line }),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Runs `job` once under its lock within `budget` and prints its line, which it returns.
 /// While another run holds the lock (a scheduler tick, or a killed run whose lock has not
 /// expired yet) it waits for it, and fails only if the budget passes first.
-pub async fn job(ctx: &Context, job: JobRun, budget: Duration) -> Result<(), CliError> {
+async fn run_job(ctx: &Context, job: JobRun, budget: Duration) -> Result<String, CliError> {
     let budget = Budget::new(budget);
     let mut said = false;
     loop {
         if let Some(line) = run::run_exclusive(ctx, job, budget.clone()).await? {
             println!("{line}");
-            return Ok(());
+            return Ok(line);
         }
         if budget.spent() {
             return Err(anyhow::anyhow!(
@@ -47,8 +75,13 @@ pub async fn job(ctx: &Context, job: JobRun, budget: Duration) -> Result<(), Cli
 }
 
 /// Re-appends the events of `request`'s range (or counts them on a dry run), from whichever
-/// tier holds them, printing progress on standard error.
-pub async fn replay(ctx: &Context, request: ReplayRequest) -> Result<(), CliError> {
+/// tier holds them, printing progress on standard error; `auditor` records a replay that is
+/// not a dry run.
+pub async fn replay(
+    ctx: &Context,
+    request: ReplayRequest,
+    auditor: &Auditor,
+) -> Result<(), CliError> {
     if request.from_ms >= request.to_ms {
         return Err(CliError::Usage("--from must be before --to".into()));
     }
@@ -57,7 +90,7 @@ pub async fn replay(ctx: &Context, request: ReplayRequest) -> Result<(), CliErro
     let archive = hookline_shared::objects::store_for(config)
         .await
         .map_err(|why| ConfigError::at("lifecycle.archive", why.to_string()))?;
-    let report = replay::replay(
+    let replayed = replay::replay(
         &mut ctx.redis.shared(),
         &keys,
         config.streams.partitions,
@@ -66,7 +99,24 @@ pub async fn replay(ctx: &Context, request: ReplayRequest) -> Result<(), CliErro
         |n| eprintln!("replayed {n} events…"),
     )
     .await
-    .context("replay stopped")?;
+    .context("replay stopped")
+    .map_err(CliError::from);
+    let report =
+        match request.dry_run {
+            true => replayed?,
+            false => {
+                let args = json!({
+                    "from": rfc3339_ms(request.from_ms), "to": rfc3339_ms(request.to_ms),
+                    "source": request.source, "event_type": request.event_type,
+                    "to_stream": request.to_stream, "suspects": request.suspects,
+                });
+                auditor
+                .record(ctx, "replay", args, replayed, |r| {
+                    json!({"matched": r.matched, "appended": r.appended, "already": r.already})
+                })
+                .await?
+            }
+        };
     match request.dry_run {
         true => println!(
             "{} event(s) match; nothing appended (dry run)",

@@ -4,6 +4,7 @@
 //! exit code. Every command that talks to Redis starts like the roles do ([`connect`]).
 
 pub mod admin;
+pub mod audit;
 pub mod dlq;
 pub mod events;
 pub mod import;
@@ -26,6 +27,12 @@ pub fn parse_time(text: &str) -> Result<u64, String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|_| "before 1970".to_owned())?;
     Ok(since_epoch.as_millis() as u64)
+}
+
+/// `ms` since the epoch as RFC 3339 with milliseconds.
+pub fn rfc3339_ms(ms: u64) -> String {
+    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+        .to_string()
 }
 
 /// Loads and validates the config named by the flag or the environment.

@@ -14,7 +14,7 @@ use crate::streams::Keys;
 const PAGE: usize = 500;
 
 /// Which dead letters an operation applies to.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct DlqFilter {
     /// Only this partition.
     pub partition: Option<u16>,
@@ -93,7 +93,7 @@ pub async fn list(
 }
 
 /// What a retry did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Retried {
     /// Dead letters re-appended to their hot streams.
     pub moved: usize,
