@@ -157,23 +157,33 @@ async fn compact_killed_at_several_points_loses_and_doubles_nothing() {
     assert_each_event_in_exactly_one_tier(&redis, &originals);
 }
 
-/// Every event in the archive directory's objects.
-fn cold_ids(dir: &std::path::Path) -> Vec<String> {
-    let mut ids = Vec::new();
+/// Every file below `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(path) = stack.pop() {
         for entry in std::fs::read_dir(&path).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.to_string_lossy().ends_with(".jsonl.zst") {
-                let objects =
-                    hookline_jobs::archive::object::read(&std::fs::read(&path).unwrap()).unwrap();
-                ids.extend(objects.into_iter().map(|e| e.entry_id));
+            } else {
+                files.push(path);
             }
         }
     }
-    ids
+    files
+}
+
+/// Every event in the archive directory's objects.
+fn cold_ids(dir: &std::path::Path) -> Vec<String> {
+    walk(dir)
+        .into_iter()
+        .filter(|path| path.to_string_lossy().ends_with(".jsonl.zst"))
+        .flat_map(|path| {
+            hookline_jobs::archive::object::read(&std::fs::read(&path).unwrap()).unwrap()
+        })
+        .map(|e| e.entry_id)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,6 +337,31 @@ fn job_command(config: &tempfile::NamedTempFile, args: &[&str]) -> std::process:
         .unwrap()
 }
 
+/// A config archiving to `archive` (file://) that compacts what group `app` acknowledged,
+/// with the YAML `extra` (top-level keys) added.
+fn archiving_config(
+    redis: &RedisServer,
+    archive: &std::path::Path,
+    extra: &str,
+) -> tempfile::NamedTempFile {
+    let mut config = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        config,
+        "redis: {{url: \"{}\"}}\nconsumer: {{summaries: false}}\n{extra}lifecycle: {{hot: 2h, warm: 24h, archive: \"file://{}\", required_groups: [app]}}",
+        redis.url(),
+        archive.display()
+    )
+    .unwrap();
+    config
+}
+
+/// `hookline ARGS --config CONFIG`, which must succeed: its standard output.
+fn succeeded(config: &tempfile::NamedTempFile, args: &[&str]) -> String {
+    let out = job_command(config, args);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The `replay_of` of every entry of `stream`.
 fn replayed_originals(redis: &RedisServer, stream: &str) -> Vec<String> {
     redis
@@ -448,19 +483,8 @@ async fn older_than_zero_forces_what_every_group_read_and_never_an_unread_entry(
     let ids: Vec<String> = read.keys[0].ids.iter().map(|e| e.id.clone()).collect();
     let _: u64 = conn.xack(STREAM, "app", &ids[..6]).unwrap();
     let archive = tempfile::tempdir().unwrap();
-    let mut config = tempfile::NamedTempFile::new().unwrap();
-    writeln!(
-        config,
-        "redis: {{url: \"{}\"}}\nconsumer: {{summaries: false}}\nlifecycle: {{hot: 2h, warm: 24h, archive: \"file://{}\", required_groups: [app]}}",
-        redis.url(),
-        archive.path().display()
-    )
-    .unwrap();
-    let job = |args: &[&str]| {
-        let out = job_command(&config, args);
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let config = archiving_config(&redis, archive.path(), "");
+    let job = |args: &[&str]| succeeded(&config, args);
     assert!(
         job(&["job", "compact"]).starts_with("compacted 0 entries"),
         "younger than 2h"
@@ -488,4 +512,69 @@ async fn older_than_zero_forces_what_every_group_read_and_never_an_unread_entry(
     );
     let archived = job(&["job", "archive", "--older-than", "0s"]);
     assert!(archived.starts_with("archived 6 entries"), "{archived}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_deletes_the_cold_objects_past_their_source_retention_only() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let old = now - 100 * 86_400_000;
+    // Received 100 days ago: one of `github` (kept 30 days) and one of `stripe` (no
+    // retention); and one of `github` received a second ago.
+    let events = [(old, "github"), (old + 1, "stripe"), (now - 1000, "github")];
+    for (at, source) in events {
+        let at = at.to_string();
+        let _: String = redis::cmd("XADD")
+            .arg(STREAM)
+            .arg(format!("{at}-0"))
+            .arg(&[
+                ("v", "1"),
+                ("id", &format!("evt-{at}")),
+                ("tenant", "default"),
+            ])
+            .arg(&[
+                ("source", source),
+                ("event_type", "push"),
+                ("received_at", &at),
+            ])
+            .arg(&[("payload", "{}")])
+            .query(&mut conn)
+            .unwrap();
+    }
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", STREAM, "app", "$"])
+        .query(&mut conn)
+        .unwrap();
+    let archive = tempfile::tempdir().unwrap();
+    let sources = "sources:\n  github: {provider: github, secrets: [s], retention: 30d}\n  stripe: {provider: none}\n";
+    let config = archiving_config(&redis, archive.path(), sources);
+    let job = |args: &[&str]| succeeded(&config, args);
+    let compacted = job(&["job", "compact", "--older-than", "0s"]);
+    assert!(compacted.starts_with("compacted 3 entries"), "{compacted}");
+    let archived = job(&["job", "archive", "--older-than", "0s"]);
+    assert!(
+        archived.starts_with("archived 3 entries")
+            && archived.ends_with("; deleted 1 object(s) past their source's retention\n"),
+        "{archived}"
+    );
+    let mut kept = cold_ids(archive.path());
+    kept.sort();
+    assert_eq!(
+        kept,
+        [format!("{}-0", old + 1), format!("{}-0", now - 1000)]
+    );
+    let manifests = walk(archive.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".manifest.json"))
+        .count();
+    assert_eq!(manifests, 2, "the expired object's manifest went with it");
+    let again = job(&["job", "archive"]);
+    assert!(
+        !again.contains("deleted"),
+        "nothing more to expire: {again}"
+    );
 }

@@ -211,6 +211,12 @@ pub async fn run(
                 "archived {} entries from {} segment(s) into {} object(s), {} bytes",
                 r.entries, r.segments, r.objects, r.bytes
             );
+            if r.expired > 0 {
+                line.push_str(&format!(
+                    "; deleted {} object(s) past their source's retention",
+                    r.expired
+                ));
+            }
             if r.budget_spent {
                 line.push_str("; budget spent, the next run carries on");
             }

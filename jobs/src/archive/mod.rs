@@ -3,9 +3,11 @@
 //! with manifests ([`object`]), stored, read back and verified (size and SHA-256), and only
 //! then are those segments deleted — all of one batch in one atomic step, so a run killed
 //! anywhere leaves either the whole batch warm (and the next run rewrites the same objects
-//! under the same keys) or the whole batch cold.
+//! under the same keys) or the whole batch cold. Then objects past their source's retention
+//! are deleted ([`retention`]).
 
 pub mod object;
+pub mod retention;
 
 use hookline_shared::config::{Config, WaitConfig};
 use hookline_shared::objects::{ArchiveStore, StoreError};
@@ -32,6 +34,8 @@ pub struct ArchiveReport {
     pub entries: u64,
     /// Compressed bytes written.
     pub bytes: u64,
+    /// Objects deleted because they were past their source's retention.
+    pub expired: u64,
     /// Whether the run stopped because its budget was spent.
     pub budget_spent: bool,
 }
@@ -83,6 +87,7 @@ pub async fn archive(
             archive_batch(conn, batch, &members, store, &mut report).await?;
         }
     }
+    report.expired = retention::expire(config, store, now_ms).await?;
     Ok(report)
 }
 

@@ -23,6 +23,9 @@ pub struct SourceConfig {
     pub secrets: Vec<Secret<str>>,
     /// How long a repeat is answered as a duplicate exactly; default `dedup.default_window`.
     pub dedup_window: Option<Duration>,
+    /// How long this source's cold objects are kept: each archive run deletes those whose
+    /// hour ended longer ago. Default: kept until deleted by other means.
+    pub retention: Option<Duration>,
     /// Verified requests per period accepted by one ingest instance, e.g. `5000/s`: only
     /// requests whose signature checked out count, so junk cannot spend it.
     pub rate_limit: Option<Rate>,
@@ -132,6 +135,15 @@ impl SourceConfig {
         }
         if self.dedup_window.is_some_and(|d| d.get().as_millis() == 0) {
             return Err(ConfigError::at(at("dedup_window"), "must be at least 1ms"));
+        }
+        if self
+            .retention
+            .is_some_and(|d| d.get() < std::time::Duration::from_secs(3600))
+        {
+            return Err(ConfigError::at(
+                at("retention"),
+                "must be at least 1h (cold objects hold an hour each)",
+            ));
         }
         Ok(())
     }

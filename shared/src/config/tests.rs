@@ -128,6 +128,10 @@ fn refusals_name_the_key_path() {
             "sources.gh.provider: unknown variant `gitlub`",
         ),
         (
+            "sources:\n  gh:\n    provider: github\n    secrets: [x]\n    retention: 10m\n",
+            "sources.gh.retention: must be at least 1h",
+        ),
+        (
             "streams:\n  partitions: many\n",
             "streams.partitions: invalid type",
         ),
