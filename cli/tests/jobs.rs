@@ -504,6 +504,18 @@ async fn older_than_zero_forces_what_every_group_read_and_never_an_unread_entry(
             .unwrap()
             .starts_with("compacted 6")
     );
+    // The day's summarize run copies the trail to the archive.
+    let at_ms = entry["at_ms"].as_u64().unwrap();
+    let date = hookline_shared::clock::date(hookline_shared::clock::day_of(at_ms));
+    let summarized = job(&["job", "summarize", "--date", &date]);
+    assert!(
+        summarized.ends_with(", 1 audit entr(ies) archived\n"),
+        "{summarized}"
+    );
+    let copied =
+        std::fs::read_to_string(archive.path().join(format!("audit/date={date}.jsonl"))).unwrap();
+    let copied: serde_json::Value = serde_json::from_str(copied.trim()).unwrap();
+    assert_eq!(copied, entry);
     let hot: usize = conn.xlen(STREAM).unwrap();
     assert_eq!(hot, 4, "the entries app has not acknowledged stay hot");
     assert!(

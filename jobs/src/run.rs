@@ -234,12 +234,16 @@ pub async fn run(
             let mut parts = Vec::new();
             for day in days {
                 let r = summarize::summarize(config, conn, store.as_deref(), day).await?;
-                parts.push(format!(
+                let mut part = format!(
                     "{}: {} tenant/source pair(s), {} event(s)",
                     summarize::date(day),
                     r.summaries,
                     r.events
-                ));
+                );
+                if r.audit_entries > 0 {
+                    part.push_str(&format!(", {} audit entr(ies) archived", r.audit_entries));
+                }
+                parts.push(part);
             }
             format!("summarized {}", parts.join("; "))
         }

@@ -3,12 +3,16 @@
 //! machines and Markdown for people. They are stored in the archive under
 //! `summaries/date=YYYY-MM-DD/tenant={t}/source={s}.{json,md}` and in Redis
 //! (`{prefix}:summaries:{date}`) for [`KEEP`]. Rendering again (late events) overwrites both.
+//! The day's audit trail goes to the archive beside them, as `audit/date=YYYY-MM-DD.jsonl`
+//! (one entry per line, as `hookline audit list --json` prints it), so it outlives the
+//! capped stream.
 
 mod render;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use hookline_shared::audit;
 use hookline_shared::config::Config;
 use hookline_shared::redis::{RedisConn, counts, streams};
 use hookline_shared::streams::Keys;
@@ -40,6 +44,8 @@ pub struct SummaryReport {
     pub summaries: u64,
     /// Events counted in them.
     pub events: u64,
+    /// Audit entries of the day copied to the archive.
+    pub audit_entries: u64,
 }
 
 /// One tenant's source on one UTC day.
@@ -102,7 +108,35 @@ pub async fn summarize(
         report.events += s.events as u64;
     }
     counts::store_rendered(conn, &keys.summaries(&date), &rendered, KEEP).await?;
+    if let Some(store) = store {
+        report.audit_entries = archive_audit(conn, &keys, store, day).await?;
+    }
     Ok(report)
+}
+
+/// Writes `day`'s audit entries to `audit/date=YYYY-MM-DD.jsonl` (none: no object); returns
+/// how many.
+async fn archive_audit(
+    conn: &mut RedisConn,
+    keys: &Keys,
+    store: &dyn ArchiveStore,
+    day: i64,
+) -> Result<u64, SummaryError> {
+    let start = u64::try_from(day).unwrap_or(0) * 86_400_000;
+    let entries = audit::since(conn, keys, start).await?;
+    let mut lines = Vec::new();
+    let mut n = 0;
+    for entry in entries.iter().take_while(|e| e.at_ms < start + 86_400_000) {
+        serde_json::to_writer(&mut lines, entry).expect("audit entries serialize");
+        lines.push(b'\n');
+        n += 1;
+    }
+    if n > 0 {
+        store
+            .put(&format!("audit/date={}.jsonl", date(day)), lines)
+            .await?;
+    }
+    Ok(n)
 }
 
 /// Merges the partitions' counts and the dead letters of `day`.
