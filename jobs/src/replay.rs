@@ -209,7 +209,12 @@ pub async fn located(
             }
         }
     }
-    matches.sort_by_key(|f| (received_at(&f.event), parse(&f.event.entry_id)));
+    matches.sort_by_key(|f| {
+        (
+            received_at(&f.event),
+            streams::entry_order(&f.event.entry_id),
+        )
+    });
     Ok(matches)
 }
 
@@ -229,11 +234,6 @@ fn received_at(event: &StoredEvent) -> u64 {
     event.text("received_at").parse().unwrap_or(0)
 }
 
-fn parse(id: &str) -> (u64, u64) {
-    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
-    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
-}
-
 /// Entries of warm segments that may hold events of the range.
 async fn warm(
     conn: &mut RedisConn,
@@ -246,7 +246,7 @@ async fn warm(
     let members = segments::newer_than(conn, keys, partition, from).await?;
     let mut out = Vec::new();
     for member in members {
-        if parse(&member).0 > request.to_ms + SLACK_MS {
+        if streams::entry_order(&member).0 > request.to_ms + SLACK_MS {
             break;
         }
         let Some(blob) = segments::read(conn, keys, partition, &member).await? else {

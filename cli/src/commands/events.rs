@@ -15,7 +15,7 @@ use hookline_shared::Context;
 use hookline_shared::attempts::{self, Attempt};
 use hookline_shared::config::ConfigError;
 use hookline_shared::event::StoredEvent;
-use hookline_shared::redis::streams::Entry;
+use hookline_shared::redis::streams::{Entry, entry_order};
 use hookline_shared::redis::{RedisConn, groups, segments, streams};
 use hookline_shared::streams::Keys;
 use serde::Serialize;
@@ -439,12 +439,6 @@ impl PartitionView {
     }
 }
 
-/// A stream entry id (`ms-seq`) as a pair that orders like Redis does.
-fn entry_order(id: &str) -> (u64, u64) {
-    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
-    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
-}
-
 /// What `events show` prints.
 struct Shown<'a> {
     partition: u16,
@@ -586,12 +580,5 @@ mod tests {
             None,
             "a v4"
         );
-    }
-
-    #[test]
-    fn entry_ids_order_by_time_then_sequence() {
-        assert!(entry_order("1-10") > entry_order("1-9"));
-        assert!(entry_order("2-0") > entry_order("1-99"));
-        assert_eq!(entry_order("5-1"), (5, 1));
     }
 }

@@ -36,6 +36,13 @@ pub async fn range(
     Ok(from_entry_list(reply))
 }
 
+/// A stream entry id (`ms-seq`) as a pair that orders like Redis orders ids (a malformed part
+/// counts as 0).
+pub fn entry_order(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+}
+
 /// Entries of `stream` from `start` on, at most `count`, oldest first, keeping those that are
 /// not events ([`Entry::Unreadable`]), so a caller paging on can tell a short page.
 pub async fn entries_from(
@@ -332,6 +339,13 @@ mod tests {
             Value::BulkString(id.as_bytes().to_vec()),
             Value::Array(fields),
         ])])
+    }
+
+    #[test]
+    fn entry_ids_order_by_time_then_sequence() {
+        assert!(entry_order("1-10") > entry_order("1-9"));
+        assert!(entry_order("2-0") > entry_order("1-99"));
+        assert_eq!(entry_order("5-1"), (5, 1));
     }
 
     #[test]
