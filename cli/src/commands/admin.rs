@@ -32,9 +32,7 @@ pub fn check_config(config: &Config) {
 
 /// Delivers now every entry a consumer left pending past its group's `claim_idle`.
 pub async fn claim_pending(ctx: &Context, auditor: &Auditor) -> Result<(), CliError> {
-    let claimed = consumer::claim_pending(ctx, &consumer::consumer_name())
-        .await
-        .map_err(CliError::from);
+    let claimed = consumer::claim_pending(ctx, &consumer::consumer_name()).await;
     let taken = auditor
         .record(
             ctx,
@@ -60,8 +58,7 @@ pub async fn reset_circuit_breaker(
     let reset =
         hookline_shared::redis::breaker::reset(&mut ctx.redis.shared(), &keys, &destination)
             .await
-            .context("cannot reset the circuit breaker")
-            .map_err(CliError::from);
+            .context("cannot reset the circuit breaker");
     let args = json!({ "destination": destination });
     let removed = auditor
         .record(

@@ -26,14 +26,15 @@ impl Auditor {
     /// Records `action`, asked with `args`, and how `result` ended (with `counts` of what it
     /// touched); returns `result`. A result that cannot be recorded is an error: the action
     /// happened, and the error says so.
-    pub async fn record<T>(
+    pub async fn record<T, E: Into<CliError>>(
         &self,
         ctx: &Context,
         action: &str,
         args: Value,
-        result: Result<T, CliError>,
+        result: Result<T, E>,
         counts: impl FnOnce(&T) -> Value,
     ) -> Result<T, CliError> {
+        let result = result.map_err(Into::into);
         let (counts, outcome) = match &result {
             Ok(done) => (counts(done), "ok".to_owned()),
             Err(e) => (json!({}), format!("failed: {e}")),

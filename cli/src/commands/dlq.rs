@@ -118,8 +118,7 @@ pub async fn run(ctx: &Context, command: DlqCommand, auditor: &Auditor) -> Resul
             let filter: DlqFilter = filter.into();
             let retried = dlq::retry(&mut conn, &keys, partitions, &filter, again)
                 .await
-                .context("retry stopped")
-                .map_err(CliError::from);
+                .context("retry stopped");
             let args = json!({"filter": filter, "again": again});
             let report = auditor
                 .record(ctx, "dlq retry", args, retried, |r| json!(r))
@@ -149,8 +148,7 @@ pub async fn run(ctx: &Context, command: DlqCommand, auditor: &Auditor) -> Resul
             if yes {
                 let purged = dlq::purge(&mut conn, &keys, partitions, &filter)
                     .await
-                    .context("purge stopped")
-                    .map_err(CliError::from);
+                    .context("purge stopped");
                 let args = json!({ "filter": filter });
                 let deleted = auditor
                     .record(

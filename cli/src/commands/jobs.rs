@@ -26,10 +26,10 @@ pub async fn job(
     budget: Duration,
     auditor: &Auditor,
 ) -> Result<(), CliError> {
-    let Some(older_than) = job.older_than else {
-        return run_job(ctx, job, budget).await.map(|_| ());
-    };
     let ran = run_job(ctx, job, budget).await;
+    let Some(older_than) = job.older_than else {
+        return ran.map(|_| ());
+    };
     let args = json!({ "older_than": humantime::format_duration(older_than).to_string() });
     auditor
         .record(
@@ -99,8 +99,7 @@ pub async fn replay(
         |n| eprintln!("replayed {n} events…"),
     )
     .await
-    .context("replay stopped")
-    .map_err(CliError::from);
+    .context("replay stopped");
     let report =
         match request.dry_run {
             true => replayed?,
