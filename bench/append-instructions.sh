@@ -25,17 +25,11 @@ capture() { # bloom (true/false) -> $work/calls.resp, prints "events calls"
   redis_port=$(free_port)
   http_port=$(free_port)
   start_redis "$redis_port"
-  cat >"$work/hookline.yaml" <<YAML
-redis: {url: "redis://127.0.0.1:$redis_port"}
-sources:
-  github: {provider: github, secrets: ["bench-secret"]}
-dedup: {bloom: {enabled: $1}}
-observability: {log_level: warn, log_format: json}
-YAML
+  bench_config "$redis_port" "$1"
   target/release/hookline serve --config "$work/hookline.yaml" \
     --listen "127.0.0.1:$http_port" 2>"$work/hookline.log" &
   serve_pid=$!
-  until curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1; do sleep 0.05; done
+  wait_ready "$http_port"
   redis-cli -p "$redis_port" monitor >"$work/monitor.txt" &
   local monitor_pid=$!
   target/release/loadgen --addr "127.0.0.1:$http_port" --secret bench-secret \

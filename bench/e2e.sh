@@ -29,6 +29,6 @@ observability: {log_level: warn, log_format: json}
 YAML
 target/release/hookline serve --config "$work/hookline.yaml" --listen "127.0.0.1:$http_port" 2>"$work/serve.log" & serve_pid=$!
 target/release/hookline consume --config "$work/hookline.yaml" 2>"$work/consume.log" & consume_pid=$!
-until curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1; do sleep 0.05; done
+wait_ready "$http_port"
 target/release/e2e --addr "127.0.0.1:$http_port" --listen "127.0.0.1:$sink_port" \
   --secret bench-secret --rate "$rate" --seconds "$seconds"

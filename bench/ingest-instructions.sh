@@ -26,19 +26,13 @@ instructions() { # bloom (true/false), load (1: loadgen, 0: idle as long) -> "in
   redis_port=$(free_port)
   http_port=$(free_port)
   start_redis "$redis_port"
-  cat >"$work/hookline.yaml" <<YAML
-redis: {url: "redis://127.0.0.1:$redis_port"}
-sources:
-  github: {provider: github, secrets: ["bench-secret"]}
-dedup: {bloom: {enabled: $1}}
-observability: {log_level: warn, log_format: json}
-YAML
+  bench_config "$redis_port" "$1"
   rm -f "$work/callgrind.out"
   valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
     target/release/hookline serve --config "$work/hookline.yaml" \
     --listen "127.0.0.1:$http_port" >/dev/null 2>"$work/hookline.log" &
   serve_pid=$!
-  until curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1; do sleep 0.2; done
+  wait_ready "$http_port"
   if [ "$2" = 1 ]; then
     requests=$(target/release/loadgen --addr "127.0.0.1:$http_port" --secret bench-secret \
       --connections "$connections" --seconds "$seconds" --corpus "$corpus" |

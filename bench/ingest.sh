@@ -53,16 +53,10 @@ if [ -n "${WAIT:-}" ]; then
   wait_setting=", wait: {replicas: 1, timeout: 500ms}"
 fi
 
-cat >"$work/hookline.yaml" <<YAML
-redis: {url: "redis://127.0.0.1:$redis_port"$wait_setting}
-sources:
-  github: {provider: github, secrets: ["bench-secret"]}
-dedup: {bloom: {enabled: ${BLOOM:-true}}}
-observability: {log_level: warn, log_format: json}
-YAML
+bench_config "$redis_port" "${BLOOM:-true}" "$wait_setting"
 target/release/hookline serve --config "$work/hookline.yaml" --listen "127.0.0.1:$http_port" \
   2>"$work/hookline.log" & serve_pid=$!
-until curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1; do sleep 0.05; done
+wait_ready "$http_port"
 
 payload=$(head -c 1024 /dev/zero | tr '\0' 'x')
 sha=$(redis-cli -p "$redis_port" script load "$(cat shared/src/redis/append.lua)")

@@ -14,3 +14,21 @@ start_redis() {
   redis_pid=$!
   until redis-cli -p "$1" ping >/dev/null 2>&1; do sleep 0.05; done
 }
+
+# bench_config REDIS_PORT BLOOM [REDIS_KEYS]: writes $work/hookline.yaml for the benchmarks:
+# one GitHub source (secret bench-secret), the bloom filter on or off (true/false), quiet
+# logs; REDIS_KEYS (e.g. ", wait: {…}") is added to the `redis` section.
+bench_config() {
+  cat >"$work/hookline.yaml" <<YAML
+redis: {url: "redis://127.0.0.1:$1"${3:-}}
+sources:
+  github: {provider: github, secrets: ["bench-secret"]}
+dedup: {bloom: {enabled: $2}}
+observability: {log_level: warn, log_format: json}
+YAML
+}
+
+# wait_ready HTTP_PORT: waits until hookline answers /readyz there.
+wait_ready() {
+  until curl -sf "http://127.0.0.1:$1/readyz" >/dev/null 2>&1; do sleep 0.05; done
+}
