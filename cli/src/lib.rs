@@ -9,12 +9,15 @@
 //! - [`consume`], [`schedule`]: the consumer groups and the job scheduler, with
 //!   [`ops`] (`/healthz`, `/readyz`, `/metrics`) on `observability.listen`.
 //! - [`dev`]: all of the above in one process, with a redis-server of its own.
+//! - [`console`]: the web operator console (`hookline console`, or `/console` on
+//!   `observability.listen`).
 //! - [`commands`]: the operator commands (`stats`, `dlq`, `job`, `replay`, …).
 //! - [`shutdown`]: SIGTERM and Ctrl-C as a cancellation token.
 //! - [`error`]: the roles' error type and the CLI's, which decides the exit code.
 #![forbid(unsafe_code)]
 
 pub mod commands;
+pub mod console;
 pub mod consume;
 pub mod dev;
 pub mod error;

@@ -16,7 +16,7 @@ use hookline_cli::commands::parity::ParityRequest;
 use hookline_cli::commands::{
     self, admin, audit, dlq, events, import, jobs, parity, parse_time, stats,
 };
-use hookline_cli::{CliError, consume, dev, schedule, serve, shutdown};
+use hookline_cli::{CliError, console, consume, dev, schedule, serve, shutdown};
 use hookline_jobs::replay::ReplayRequest;
 use hookline_jobs::run::{JobName, JobRun};
 use hookline_shared::clock::Clock;
@@ -71,6 +71,13 @@ enum Command {
         /// Where a redis-server started by dev keeps its data.
         #[arg(long, value_name = "DIR", default_value = ".hookline-dev")]
         data_dir: PathBuf,
+    },
+    /// Run the web operator console (log in with console.token, or behind an auth proxy with
+    /// console.trusted_user_header).
+    Console {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
     },
     /// Run the configured consumer groups and (unless `consumer.summaries: false`) the
     /// built-in summary group until SIGTERM.
@@ -332,6 +339,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 hookline_cli::error::bind(listen.unwrap_or(ctx.config.server.listen)).await?;
             let ops = ops_listener(&ctx).await?;
             serve::run(&ctx, listener, ops, shutdown::on_signal()).await?;
+        }
+        Command::Console { listen } => {
+            let ctx = commands::connect(flag).await?;
+            let listener = hookline_cli::error::bind(listen).await?;
+            console::run(ctx, listener, shutdown::on_signal()).await?;
         }
         Command::Consume => {
             let ctx = commands::connect(flag).await?;

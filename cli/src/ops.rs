@@ -1,5 +1,8 @@
 //! `/healthz`, `/readyz` and `/metrics` on their own listener (`observability.listen`) for
-//! every role, and on the public port of `serve` only when there is no such listener.
+//! every role, and on the public port of `serve` only when there is no such listener. With
+//! `console.enabled`, the own listener also serves the console at `/console`.
+
+use std::net::SocketAddr;
 
 use axum::Router;
 use hookline_shared::Context;
@@ -8,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::AppError;
+use crate::console::Console;
 
 /// The operational routes over the process's Redis and metrics recorder; starts the
 /// background readiness check, which runs until `shutdown`.
@@ -23,21 +27,27 @@ pub fn spawn_if(
     shutdown: &CancellationToken,
 ) -> Result<(), AppError> {
     match listener {
-        Some(listener) => spawn(router(ctx, shutdown), listener, shutdown.clone()),
+        Some(listener) => spawn(ctx, router(ctx, shutdown), listener, shutdown.clone()),
         None => Ok(()),
     }
 }
 
-/// Serves `app` on `listener` in the background until `shutdown`. Logs `health and metrics
-/// listening` with the bound address.
+/// Serves `app` — with the console when `console.enabled` — on `listener` in the background
+/// until `shutdown`. Logs `health and metrics listening` with the bound address.
 pub fn spawn(
+    ctx: &Context,
     app: Router,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
+    let app = match ctx.config.console.enabled {
+        true => app.merge(Console::new(ctx.clone(), &shutdown)?.router()),
+        false => app,
+    };
     let address = listener.local_addr().map_err(AppError::Serve)?;
     tracing::info!(%address, "health and metrics listening");
     tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await;

@@ -45,7 +45,7 @@ pub async fn run(
     let webhooks = ingest::router(Arc::new(state));
     let app = match ops {
         Some(ops_listener) => {
-            ops::spawn(ops_routes, ops_listener, shutdown.clone())?;
+            ops::spawn(ctx, ops_routes, ops_listener, shutdown.clone())?;
             webhooks.merge(ingest::ops::health())
         }
         None => webhooks.merge(ops_routes),

@@ -127,14 +127,7 @@ async fn sigterm_finishes_in_flight_work_and_exits_0_within_the_grace() {
 }
 
 fn hookline(config: &tempfile::NamedTempFile, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
-        .args(args)
-        .arg("--config")
-        .arg(config.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "hookline {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
+    hookline_tests::run_command(env!("CARGO_BIN_EXE_hookline"), config.path(), args)
 }
 
 // Multi-threaded: the receiver must answer while this thread waits for the CLI process.

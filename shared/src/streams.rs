@@ -33,6 +33,11 @@ impl Keys {
         format!("{}:audit", self.prefix)
     }
 
+    /// `{prefix}:console:session:{hash}`: a console session, by its cookie's SHA-256.
+    pub fn console_session(&self, hash: &str) -> String {
+        format!("{}:console:session:{hash}", self.prefix)
+    }
+
     /// `{prefix}:attempts:{N}`: the partition's recorded delivery attempts.
     pub fn attempts(&self, partition: u16) -> String {
         format!("{}:attempts:{{{partition}}}", self.prefix)

@@ -28,7 +28,7 @@ pub use github::{FAKE_HOOK, FakeDelivery, FakeGitHub, Scripted};
 pub use ingest::{HttpClient, Reply, TestIngest, test_config};
 pub use lambda::LambdaRuntimeApi;
 pub use moto::MotoServer;
-pub use process::{Process, peak_rss_mib};
+pub use process::{Process, peak_rss_mib, run_command};
 pub use receiver::{Call, Policy, Receiver};
 pub use sentinel::{MASTER_NAME, SentinelSet, info};
 pub use server::RedisServer;

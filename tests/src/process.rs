@@ -136,6 +136,19 @@ pub fn peak_rss_mib(pid: u32) -> u64 {
     kib / 1024
 }
 
+/// Runs `binary ARGS --config CONFIG` to completion and returns its standard output; panics
+/// with the whole output unless it exits 0 (for operator commands in tests).
+pub fn run_command(binary: &str, config: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(binary)
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("the command starts");
+    assert!(out.status.success(), "{binary} {args:?}: {out:?}");
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

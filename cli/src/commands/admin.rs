@@ -52,6 +52,21 @@ pub async fn reset_circuit_breaker(
     destination: &str,
     auditor: &Auditor,
 ) -> Result<(), CliError> {
+    let (destination, removed) = reset_breaker(ctx, destination, auditor).await?;
+    match removed {
+        false => println!("{destination}: circuit already closed"),
+        true => println!("{destination}: circuit reset to closed"),
+    }
+    Ok(())
+}
+
+/// Closes the circuit breaker of `destination`, recorded by `auditor`: the destination's
+/// origin, and whether it was open (false: already closed).
+pub async fn reset_breaker(
+    ctx: &Context,
+    destination: &str,
+    auditor: &Auditor,
+) -> Result<(String, bool), CliError> {
     let destination = hookline_shared::sinks::destination(destination)
         .map_err(|why| CliError::Usage(format!("--destination: {why}")))?;
     let keys = Keys::new(ctx.config.streams.prefix.clone());
@@ -69,11 +84,7 @@ pub async fn reset_circuit_breaker(
             |removed| json!({ "breakers_reset": u8::from(*removed) }),
         )
         .await?;
-    match removed {
-        false => println!("{destination}: circuit already closed"),
-        true => println!("{destination}: circuit reset to closed"),
-    }
-    Ok(())
+    Ok((destination, removed))
 }
 
 /// Succeeds when `url` answers 2xx within `timeout`: a container healthcheck for images

@@ -55,6 +55,9 @@ pub struct FilterArgs {
     /// Only dead letters of this consumer group.
     #[arg(long)]
     group: Option<String>,
+    /// Only dead letters of this event.
+    #[arg(long)]
+    event_id: Option<String>,
     /// At most this many.
     #[arg(long)]
     count: Option<usize>,
@@ -67,6 +70,7 @@ impl From<FilterArgs> for DlqFilter {
             source: a.source,
             event_type: a.event_type,
             group: a.group,
+            event_id: a.event_id,
             count: a.count,
         }
     }
@@ -115,14 +119,7 @@ pub async fn run(ctx: &Context, command: DlqCommand, auditor: &Auditor) -> Resul
             }
         }
         DlqCommand::Retry { filter, again } => {
-            let filter: DlqFilter = filter.into();
-            let retried = dlq::retry(&mut conn, &keys, partitions, &filter, again)
-                .await
-                .context("retry stopped");
-            let args = json!({"filter": filter, "again": again});
-            let report = auditor
-                .record(ctx, "dlq retry", args, retried, |r| json!(r))
-                .await?;
+            let report = retry(ctx, filter.into(), again, auditor).await?;
             let mut line = format!(
                 "re-appended {} dead letter(s) to their hot streams",
                 report.moved
@@ -146,19 +143,7 @@ pub async fn run(ctx: &Context, command: DlqCommand, auditor: &Auditor) -> Resul
         DlqCommand::Purge { filter, yes } => {
             let filter: DlqFilter = filter.into();
             if yes {
-                let purged = dlq::purge(&mut conn, &keys, partitions, &filter)
-                    .await
-                    .context("purge stopped");
-                let args = json!({ "filter": filter });
-                let deleted = auditor
-                    .record(
-                        ctx,
-                        "dlq purge",
-                        args,
-                        purged,
-                        |n| json!({"dead_letters": n}),
-                    )
-                    .await?;
+                let deleted = purge(ctx, filter, auditor).await?;
                 println!("purged {deleted} dead letter(s)");
             } else {
                 let n = dlq::list(&mut conn, &keys, partitions, &filter)
@@ -170,4 +155,42 @@ pub async fn run(ctx: &Context, command: DlqCommand, auditor: &Auditor) -> Resul
         }
     }
     Ok(())
+}
+
+/// Re-appends the dead letters `filter` matches (with `again`, also those retried before),
+/// recorded by `auditor`.
+pub async fn retry(
+    ctx: &Context,
+    filter: DlqFilter,
+    again: bool,
+    auditor: &Auditor,
+) -> Result<dlq::Retried, CliError> {
+    let keys = Keys::new(ctx.config.streams.prefix.clone());
+    let partitions = ctx.config.streams.partitions;
+    let retried = dlq::retry(&mut ctx.redis.shared(), &keys, partitions, &filter, again)
+        .await
+        .context("retry stopped");
+    let args = json!({"filter": filter, "again": again});
+    auditor
+        .record(ctx, "dlq retry", args, retried, |r| json!(r))
+        .await
+}
+
+/// Deletes the dead letters `filter` matches, recorded by `auditor`; returns how many.
+pub async fn purge(ctx: &Context, filter: DlqFilter, auditor: &Auditor) -> Result<usize, CliError> {
+    let keys = Keys::new(ctx.config.streams.prefix.clone());
+    let partitions = ctx.config.streams.partitions;
+    let purged = dlq::purge(&mut ctx.redis.shared(), &keys, partitions, &filter)
+        .await
+        .context("purge stopped");
+    let args = json!({ "filter": filter });
+    auditor
+        .record(
+            ctx,
+            "dlq purge",
+            args,
+            purged,
+            |n| json!({"dead_letters": n}),
+        )
+        .await
 }

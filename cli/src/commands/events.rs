@@ -98,7 +98,8 @@ impl Status {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    /// The state as `--status` names it.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Delivered => "delivered",
@@ -110,7 +111,7 @@ impl Status {
 /// Where `events show` found an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "tier")]
-enum Location {
+pub enum Location {
     /// In the partition's stream.
     Hot,
     /// In a warm segment (compressed in Redis).
@@ -120,7 +121,7 @@ enum Location {
 /// A group's state for the event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
-enum GroupState {
+pub enum GroupState {
     /// Read and not settled yet: delivered this many times so far.
     Pending { deliveries: u64 },
     /// Acknowledged: delivered, or skipped by the group's filter.
@@ -166,27 +167,57 @@ pub async fn run(ctx: &Context, command: EventsCommand) -> Result<(), CliError> 
             let filter = ListFilter {
                 tenant,
                 status,
+                skip: 0,
                 count,
             };
-            list(ctx, &request, &filter, cold, json).await
+            let rows = query(ctx, &request, &filter, cold).await?;
+            print_rows(&rows, json);
+            Ok(())
         }
     }
 }
 
 /// What `events list` keeps of the events of its range.
-struct ListFilter {
-    tenant: Option<String>,
-    status: Option<Status>,
-    count: usize,
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only events of this tenant.
+    pub tenant: Option<String>,
+    /// Only events in this state.
+    pub status: Option<Status>,
+    /// Matching events passed over first (a page's offset).
+    pub skip: usize,
+    /// At most this many.
+    pub count: usize,
 }
 
-async fn list(
+/// One event of a range, with where it is and its state.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    /// Its partition.
+    pub partition: u16,
+    /// The tier it was read from.
+    pub tier: Tier,
+    /// Its state over all consumer groups.
+    pub status: Status,
+    /// The stored event.
+    pub event: StoredEvent,
+}
+
+impl EventRow {
+    /// When it was received, ms since the epoch.
+    pub fn received_ms(&self) -> u64 {
+        self.event.text("received_at").parse().unwrap_or(0)
+    }
+}
+
+/// The events of `request`'s range that `filter` keeps, oldest first, from the hot and warm
+/// tiers (and the cold one with `cold`).
+pub async fn query(
     ctx: &Context,
     request: &ReplayRequest,
     filter: &ListFilter,
     cold: bool,
-    json: bool,
-) -> Result<(), CliError> {
+) -> Result<Vec<EventRow>, CliError> {
     let config = &ctx.config;
     let keys = Keys::new(config.streams.prefix.clone());
     let mut conn = ctx.redis.shared();
@@ -211,20 +242,15 @@ async fn list(
     .await
     .context("read the tiers")?;
     let mut views: HashMap<u16, PartitionView> = HashMap::new();
-    let mut shown = 0;
-    if !json {
-        println!(
-            "{:<24}  {:<36}  {:<4}  {:>4}  {:<13}  {:<12}  {:<16}  {:<20}  {:>8}",
-            "received", "id", "tier", "part", "state", "tenant", "source", "event type", "bytes"
-        );
-    }
+    let mut rows = Vec::new();
+    let mut skipped = 0;
     for Located {
         partition,
         tier,
         event,
     } in found
     {
-        if shown == filter.count {
+        if rows.len() == filter.count {
             break;
         }
         if filter
@@ -244,8 +270,35 @@ async fn list(
         if filter.status.is_some_and(|want| want != status) {
             continue;
         }
-        shown += 1;
-        let received: u64 = event.text("received_at").parse().unwrap_or(0);
+        if skipped < filter.skip {
+            skipped += 1;
+            continue;
+        }
+        rows.push(EventRow {
+            partition,
+            tier,
+            status,
+            event,
+        });
+    }
+    Ok(rows)
+}
+
+fn print_rows(rows: &[EventRow], json: bool) {
+    if !json {
+        println!(
+            "{:<24}  {:<36}  {:<4}  {:>4}  {:<13}  {:<12}  {:<16}  {:<20}  {:>8}",
+            "received", "id", "tier", "part", "state", "tenant", "source", "event type", "bytes"
+        );
+    }
+    for row @ EventRow {
+        partition,
+        tier,
+        status,
+        event,
+    } in rows
+    {
+        let received = row.received_ms();
         if json {
             let line = json!({
                 "id": event.text("id"),
@@ -275,40 +328,48 @@ async fn list(
             );
         }
     }
-    Ok(())
 }
 
 async fn show(ctx: &Context, id: &str, json: bool, show_payload: bool) -> Result<(), CliError> {
+    let Some(detail) = lookup(ctx, id).await? else {
+        return Err(
+            anyhow::anyhow!("no event {id} in the hot or warm tier of any partition").into(),
+        );
+    };
+    if json {
+        println!("{}", detail.to_json(show_payload));
+    } else {
+        print!("{}", detail.to_text(show_payload));
+    }
+    Ok(())
+}
+
+/// The event `id` with its tier, each group's state and its attempts; `None` when no
+/// partition's hot or warm tier holds it.
+pub async fn lookup(ctx: &Context, id: &str) -> Result<Option<EventDetail>, CliError> {
     let keys = Keys::new(ctx.config.streams.prefix.clone());
     let mut conn = ctx.redis.shared();
     let from_ms = uuid_v7_ms(id).map_or(0, |ms| ms.saturating_sub(1000));
     for partition in 0..ctx.config.streams.partitions {
-        let Some((tier, event)) = find(&mut conn, &keys, partition, id, from_ms).await? else {
+        let Some((location, event)) = find(&mut conn, &keys, partition, id, from_ms).await? else {
             continue;
         };
         let mut view = PartitionView::load(&mut conn, &keys, partition, from_ms).await?;
         let groups = view
-            .states(&mut conn, &event, tier == Location::Hot)
+            .states(&mut conn, &event, location == Location::Hot)
             .await?;
         let attempts = attempts::of_event(&mut conn, &keys.attempts(partition), id, from_ms)
             .await
             .context("read the attempts stream")?;
-        let shown = Shown {
+        return Ok(Some(EventDetail {
             partition,
-            tier,
-            event: &event,
+            location,
+            event,
             groups,
             attempts,
-            show_payload,
-        };
-        if json {
-            println!("{}", shown.to_json());
-        } else {
-            print!("{}", shown.to_text());
-        }
-        return Ok(());
+        }));
     }
-    Err(anyhow::anyhow!("no event {id} in the hot or warm tier of any partition").into())
+    Ok(None)
 }
 
 /// The first 48 bits of a UUIDv7: its time, ms since the Unix epoch.
@@ -439,19 +500,24 @@ impl PartitionView {
     }
 }
 
-/// What `events show` prints.
-struct Shown<'a> {
-    partition: u16,
-    tier: Location,
-    event: &'a StoredEvent,
-    groups: Vec<(String, GroupState)>,
-    attempts: Vec<Attempt>,
-    show_payload: bool,
+/// One event as `events show` prints it.
+#[derive(Debug, Clone)]
+pub struct EventDetail {
+    /// Its partition.
+    pub partition: u16,
+    /// The tier that holds it.
+    pub location: Location,
+    /// The stored event.
+    pub event: StoredEvent,
+    /// Each consumer group with its state for the event.
+    pub groups: Vec<(String, GroupState)>,
+    /// Its recorded delivery attempts, oldest first.
+    pub attempts: Vec<Attempt>,
 }
 
-impl Shown<'_> {
+impl EventDetail {
     /// The event's fields except its payload, as text.
-    fn fields(&self) -> Vec<(&str, String)> {
+    pub fn fields(&self) -> Vec<(&str, String)> {
         self.event
             .fields
             .iter()
@@ -460,18 +526,18 @@ impl Shown<'_> {
             .collect()
     }
 
-    fn payload(&self) -> Option<String> {
-        self.show_payload
-            .then(|| match std::str::from_utf8(self.event.payload()) {
-                Ok(text) => text.to_owned(),
-                Err(_) => {
-                    use base64::Engine;
-                    base64::engine::general_purpose::STANDARD.encode(self.event.payload())
-                }
-            })
+    /// The payload as text where it is UTF-8, else as base64.
+    pub fn payload_text(&self) -> String {
+        match std::str::from_utf8(self.event.payload()) {
+            Ok(text) => text.to_owned(),
+            Err(_) => {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode(self.event.payload())
+            }
+        }
     }
 
-    fn to_json(&self) -> serde_json::Value {
+    fn to_json(&self, show_payload: bool) -> serde_json::Value {
         let fields: serde_json::Map<String, serde_json::Value> = self
             .fields()
             .into_iter()
@@ -490,25 +556,22 @@ impl Shown<'_> {
             "id": self.event.text("id"),
             "partition": self.partition,
             "entry_id": self.event.entry_id,
-            "location": self.tier,
+            "location": self.location,
             "fields": fields,
             "payload_bytes": self.event.payload().len(),
             "groups": groups,
             "attempts": self.attempts,
         });
-        if let Some(payload) = self.payload() {
-            shown["payload"] = payload.into();
+        if show_payload {
+            shown["payload"] = self.payload_text().into();
         }
         shown
     }
 
-    fn to_text(&self) -> String {
+    fn to_text(&self, show_payload: bool) -> String {
         use std::fmt::Write;
         let mut out = String::new();
-        let tier = match &self.tier {
-            Location::Hot => "hot (the partition's stream)".to_owned(),
-            Location::Warm { segment } => format!("warm (segment {segment})"),
-        };
+        let tier = self.location.describe();
         let _ = writeln!(out, "event      {}", self.event.text("id"));
         let _ = writeln!(out, "tier       {tier}");
         let _ = writeln!(
@@ -532,15 +595,7 @@ impl Shown<'_> {
             let _ = writeln!(out, "  (none)");
         }
         for (name, state) in &self.groups {
-            let state = match state {
-                GroupState::Pending { deliveries } => {
-                    format!("pending, delivered {deliveries} time(s) so far")
-                }
-                GroupState::Delivered => "delivered".to_owned(),
-                GroupState::DeadLettered => "dead-lettered".to_owned(),
-                GroupState::Unread => "not read yet".to_owned(),
-            };
-            let _ = writeln!(out, "  {name:<13}{state}");
+            let _ = writeln!(out, "  {name:<13}{}", state.describe());
         }
         let _ = writeln!(out, "attempts   {}", self.attempts.len());
         for a in &self.attempts {
@@ -557,10 +612,34 @@ impl Shown<'_> {
                 a.error.as_deref().unwrap_or("")
             );
         }
-        if let Some(payload) = self.payload() {
-            let _ = writeln!(out, "payload\n{payload}");
+        if show_payload {
+            let _ = writeln!(out, "payload\n{}", self.payload_text());
         }
         out
+    }
+}
+
+impl Location {
+    /// The tier in words, e.g. `warm (segment 1-2)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Hot => "hot (the partition's stream)".to_owned(),
+            Location::Warm { segment } => format!("warm (segment {segment})"),
+        }
+    }
+}
+
+impl GroupState {
+    /// The state in words, e.g. `pending, delivered 2 time(s) so far`.
+    pub fn describe(&self) -> String {
+        match self {
+            GroupState::Pending { deliveries } => {
+                format!("pending, delivered {deliveries} time(s) so far")
+            }
+            GroupState::Delivered => "delivered".to_owned(),
+            GroupState::DeadLettered => "dead-lettered".to_owned(),
+            GroupState::Unread => "not read yet".to_owned(),
+        }
     }
 }
 

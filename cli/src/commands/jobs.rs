@@ -85,37 +85,10 @@ pub async fn replay(
     if request.from_ms >= request.to_ms {
         return Err(CliError::Usage("--from must be before --to".into()));
     }
-    let config = &ctx.config;
-    let keys = Keys::new(config.streams.prefix.clone());
-    let archive = hookline_shared::objects::store_for(config)
-        .await
-        .map_err(|why| ConfigError::at("lifecycle.archive", why.to_string()))?;
-    let replayed = replay::replay(
-        &mut ctx.redis.shared(),
-        &keys,
-        config.streams.partitions,
-        archive.as_deref(),
-        &request,
-        |n| eprintln!("replayed {n} events…"),
-    )
-    .await
-    .context("replay stopped");
-    let report =
-        match request.dry_run {
-            true => replayed?,
-            false => {
-                let args = json!({
-                    "from": rfc3339_ms(request.from_ms), "to": rfc3339_ms(request.to_ms),
-                    "source": request.source, "event_type": request.event_type,
-                    "to_stream": request.to_stream, "suspects": request.suspects,
-                });
-                auditor
-                .record(ctx, "replay", args, replayed, |r| {
-                    json!({"matched": r.matched, "appended": r.appended, "already": r.already})
-                })
-                .await?
-            }
-        };
+    let report = run_replay(ctx, &request, auditor, |n| {
+        eprintln!("replayed {n} events…")
+    })
+    .await?;
     match request.dry_run {
         true => println!(
             "{} event(s) match; nothing appended (dry run)",
@@ -142,4 +115,46 @@ pub async fn replay(
         }
     }
     Ok(())
+}
+
+/// Replays `request` (or counts it on a dry run), calling `progress` with the events appended
+/// so far every 1,000; `auditor` records a replay that is not a dry run.
+pub async fn run_replay(
+    ctx: &Context,
+    request: &ReplayRequest,
+    auditor: &Auditor,
+    progress: impl FnMut(u64),
+) -> Result<replay::ReplayReport, CliError> {
+    let config = &ctx.config;
+    let keys = Keys::new(config.streams.prefix.clone());
+    let archive = hookline_shared::objects::store_for(config)
+        .await
+        .map_err(|why| ConfigError::at("lifecycle.archive", why.to_string()))?;
+    let replayed = replay::replay(
+        &mut ctx.redis.shared(),
+        &keys,
+        config.streams.partitions,
+        archive.as_deref(),
+        request,
+        progress,
+    )
+    .await
+    .context("replay stopped");
+    if request.dry_run {
+        return Ok(replayed?);
+    }
+    let args = json!({
+        "from": rfc3339_ms(request.from_ms), "to": rfc3339_ms(request.to_ms),
+        "source": request.source, "event_type": request.event_type,
+        "to_stream": request.to_stream, "suspects": request.suspects,
+    });
+    auditor
+        .record(
+            ctx,
+            "replay",
+            args,
+            replayed,
+            |r| json!({"matched": r.matched, "appended": r.appended, "already": r.already}),
+        )
+        .await
 }

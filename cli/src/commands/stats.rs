@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::CliError;
 
 /// What the cold tier looks like from here.
-enum Cold {
+pub enum Cold {
     /// No `lifecycle.archive`.
     NotConfigured,
     /// Objects dated yesterday or today (UTC).
@@ -25,58 +25,38 @@ enum Cold {
     Unavailable(String),
 }
 
-struct Row {
-    partition: u16,
-    stream: String,
-    length: u64,
-    dlq: u64,
-    suspects: u64,
-    warm_segments: u64,
-    warm_bytes: u64,
-    warm_raw: u64,
-    oldest_ms: Option<u64>,
-    held: u64,
-    groups: Vec<GroupStats>,
+/// One partition's figures.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The partition.
+    pub partition: u16,
+    /// Its hot stream's key.
+    pub stream: String,
+    /// Entries in the hot stream.
+    pub length: u64,
+    /// Entries in its dead-letter stream.
+    pub dlq: u64,
+    /// Entries in its suspects stream.
+    pub suspects: u64,
+    /// Warm segments.
+    pub warm_segments: u64,
+    /// Warm bytes, compressed.
+    pub warm_bytes: u64,
+    /// Warm bytes, uncompressed.
+    pub warm_raw: u64,
+    /// When the oldest hot entry was appended, ms.
+    pub oldest_ms: Option<u64>,
+    /// Hot entries older than `lifecycle.hot`, held by groups.
+    pub held: u64,
+    /// Its consumer groups.
+    pub groups: Vec<GroupStats>,
 }
 
 /// Prints the statistics as a table, or as JSON.
 pub async fn run(ctx: &Context, as_json: bool) -> Result<(), CliError> {
     let config = &ctx.config;
-    let mut conn = ctx.redis.shared();
-    let keys = Keys::new(config.streams.prefix.clone());
     let now = ctx.clock.now_ms();
-    let cutoff = now.saturating_sub(config.lifecycle.hot.get().as_millis() as u64);
-    let mut rows = Vec::new();
-    for partition in 0..config.streams.partitions {
-        let stream = keys.events(partition);
-        let length = xlen(&mut conn, &stream).await?;
-        let dlq = xlen(&mut conn, &keys.dlq(partition)).await?;
-        let suspects = xlen(&mut conn, &keys.suspects(partition)).await?;
-        let (warm_segments, warm_bytes, warm_raw) =
-            hookline_jobs::compact::warm_usage(&mut conn, &keys, partition)
-                .await
-                .with_context(|| format!("cannot read the warm tier of partition {partition}"))?;
-        let (oldest_ms, held) =
-            hookline_jobs::compact::hot_usage(&mut conn, &keys, partition, cutoff)
-                .await
-                .with_context(|| format!("cannot read {stream}"))?;
-        let groups = groups::info(&mut conn, &stream)
-            .await
-            .with_context(|| format!("cannot read the groups of {stream}"))?;
-        rows.push(Row {
-            partition,
-            stream,
-            length,
-            dlq,
-            suspects,
-            warm_segments,
-            warm_bytes,
-            warm_raw,
-            oldest_ms,
-            held,
-            groups,
-        });
-    }
+    let rows = partitions(ctx).await?;
     let cold = cold_objects_last_day(config, now).await;
     let spool = config.spool.path.as_deref().map(SpoolStatus::read);
     if as_json {
@@ -177,6 +157,47 @@ pub async fn run(ctx: &Context, as_json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Every partition's figures, in partition order.
+pub async fn partitions(ctx: &Context) -> Result<Vec<Row>, CliError> {
+    let config = &ctx.config;
+    let mut conn = ctx.redis.shared();
+    let keys = Keys::new(config.streams.prefix.clone());
+    let now = ctx.clock.now_ms();
+    let cutoff = now.saturating_sub(config.lifecycle.hot.get().as_millis() as u64);
+    let mut rows = Vec::new();
+    for partition in 0..config.streams.partitions {
+        let stream = keys.events(partition);
+        let length = xlen(&mut conn, &stream).await?;
+        let dlq = xlen(&mut conn, &keys.dlq(partition)).await?;
+        let suspects = xlen(&mut conn, &keys.suspects(partition)).await?;
+        let (warm_segments, warm_bytes, warm_raw) =
+            hookline_jobs::compact::warm_usage(&mut conn, &keys, partition)
+                .await
+                .with_context(|| format!("cannot read the warm tier of partition {partition}"))?;
+        let (oldest_ms, held) =
+            hookline_jobs::compact::hot_usage(&mut conn, &keys, partition, cutoff)
+                .await
+                .with_context(|| format!("cannot read {stream}"))?;
+        let groups = groups::info(&mut conn, &stream)
+            .await
+            .with_context(|| format!("cannot read the groups of {stream}"))?;
+        rows.push(Row {
+            partition,
+            stream,
+            length,
+            dlq,
+            suspects,
+            warm_segments,
+            warm_bytes,
+            warm_raw,
+            oldest_ms,
+            held,
+            groups,
+        });
+    }
+    Ok(rows)
+}
+
 fn row_json(r: &Row, now: u64) -> serde_json::Value {
     let groups: Vec<_> = r
         .groups
@@ -193,7 +214,7 @@ fn row_json(r: &Row, now: u64) -> serde_json::Value {
 }
 
 /// `now - ms` as whole seconds, humanly.
-fn age(now: u64, ms: u64) -> String {
+pub fn age(now: u64, ms: u64) -> String {
     humantime::format_duration(std::time::Duration::from_secs(
         now.saturating_sub(ms) / 1000,
     ))
@@ -201,12 +222,12 @@ fn age(now: u64, ms: u64) -> String {
 }
 
 /// Uncompressed over compressed size, when there is anything compressed.
-fn ratio(raw: u64, compressed: u64) -> Option<f64> {
+pub fn ratio(raw: u64, compressed: u64) -> Option<f64> {
     (compressed > 0).then(|| raw as f64 / compressed as f64)
 }
 
 /// Objects in the archive dated yesterday or today (UTC), when an archive is configured.
-async fn cold_objects_last_day(config: &Config, now_ms: u64) -> Cold {
+pub async fn cold_objects_last_day(config: &Config, now_ms: u64) -> Cold {
     let store = match hookline_shared::objects::store_for(config).await {
         Ok(Some(store)) => store,
         Ok(None) => return Cold::NotConfigured,

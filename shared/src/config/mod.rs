@@ -9,6 +9,7 @@
 //!
 //! `docs/hookline.example.yaml` documents every key; a test keeps it loadable.
 
+mod console;
 mod consumer;
 mod dedup;
 pub mod lifecycle;
@@ -26,6 +27,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+pub use console::{ConsoleConfig, MIN_TOKEN_LEN};
 pub use consumer::{
     Backoff, CLAIM_MARGIN, CircuitBreaker, ConsumerConfig, Filter, GroupConfig, Route,
     SUMMARY_GROUP, SinkConfig, StartPosition,
@@ -102,6 +104,9 @@ pub struct Config {
     /// Senders asked to redeliver what hookline missed (`job recover-github`).
     #[serde(default)]
     pub recover: RecoverConfig,
+    /// The web operator console.
+    #[serde(default)]
+    pub console: ConsoleConfig,
 }
 
 /// Stream naming and partitioning.
@@ -149,6 +154,7 @@ impl Config {
         self.server.validate()?;
         self.spool.validate()?;
         self.outputs.validate()?;
+        self.console.validate(self.observability.listen.is_some())?;
         let prefix = &self.streams.prefix;
         if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.contains(char::is_whitespace)
         {

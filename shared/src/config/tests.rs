@@ -317,3 +317,35 @@ fn a_secret_interpolated_into_a_type_error_is_never_printed() {
         "{error}"
     );
 }
+
+#[test]
+fn the_console_needs_a_login_a_long_token_and_its_own_listener() {
+    assert_eq!(
+        error_of("console: {enabled: true}\nobservability: {listen: 127.0.0.1:9090}"),
+        "console.enabled: needs console.token or console.trusted_user_header: the console \
+         never runs without authentication"
+    );
+    assert_eq!(
+        error_of("console: {enabled: true, token: 0123456789abcdef}"),
+        "console.enabled: needs observability.listen: the console is never served on the \
+         public webhook port"
+    );
+    assert_eq!(
+        error_of("console: {token: short-secret}"),
+        "console.token: must be at least 16 characters"
+    );
+    assert_eq!(
+        error_of("console: {trusted_user_header: X-User}"),
+        "console.trusted_proxies: must list the proxies that set console.trusted_user_header"
+    );
+    assert_eq!(
+        error_of("console: {scrape: [ingest:9090]}"),
+        "console.scrape[0]: must be an http(s) URL, e.g. http://ingest:9090/metrics"
+    );
+    let config = parse(
+        "console: {enabled: true, token: 0123456789abcdef}\nobservability: {listen: 127.0.0.1:9090}",
+        no_env,
+    )
+    .unwrap();
+    assert!(config.console.has_login());
+}

@@ -24,6 +24,8 @@ pub struct DlqFilter {
     pub event_type: Option<String>,
     /// Only dead letters of this consumer group.
     pub group: Option<String>,
+    /// Only dead letters of this event.
+    pub event_id: Option<String>,
     /// At most this many (all when `None`).
     pub count: Option<usize>,
 }
@@ -56,6 +58,7 @@ impl DlqFilter {
         is(&self.source, letter.event.text("source"))
             && is(&self.event_type, letter.event.text("event_type"))
             && is(&self.group, &letter.group)
+            && is(&self.event_id, letter.event.text("id"))
     }
 }
 

@@ -111,6 +111,27 @@ pub async fn length(conn: &mut RedisConn, stream: &str) -> RedisResult<u64> {
     redis::cmd("XLEN").arg(stream).query_async(conn).await
 }
 
+/// How many entries were ever added to `stream` (`XINFO STREAM`'s `entries-added`, Redis 7;
+/// its length where Redis does not tell; 0 when it does not exist): a counter that trimming
+/// and compaction do not lower, for rates.
+pub async fn entries_added(conn: &mut RedisConn, stream: &str) -> RedisResult<u64> {
+    let reply: RedisResult<HashMap<String, Value>> = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(stream)
+        .query_async(conn)
+        .await;
+    let info = match reply {
+        Ok(info) => info,
+        Err(e) if e.to_string().contains("no such key") => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let int = |k: &str| match info.get(k) {
+        Some(Value::Int(n)) => u64::try_from(*n).ok(),
+        _ => None,
+    };
+    Ok(int("entries-added").or_else(|| int("length")).unwrap_or(0))
+}
+
 /// Appends `fields` as a new entry of `stream` (`XADD stream * …`); returns its id.
 pub async fn add<'a>(
     conn: &mut RedisConn,
