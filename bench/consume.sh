@@ -63,7 +63,7 @@ print("yes" if pending == "0" and lag == "0" else "no")' "$1")" = yes ]; do slee
 }
 unrecorded=$(drain unrecorded false)
 recorded=$(drain recorded true)
-echo "attempts recorded: $(redis-cli -p "$port" xlen 'hookline:attempts:{0}')"
+echo "attempt batches recorded: $(redis-cli -p "$port" xlen 'hookline:attempts:{0}')"
 python3 - "$raw" "$unrecorded" "$recorded" <<'PY'
 import json, sys
 raw = json.loads(sys.argv[1])["rate"]; unrecorded, recorded = float(sys.argv[2]), float(sys.argv[3])

@@ -1,27 +1,35 @@
 //! Delivery attempts, recorded: every call a consumer group makes to its sink — and every one
-//! its destination's open circuit kept it from making — is one entry of the partition's
+//! its destination's open circuit kept it from making — is recorded in the partition's
 //! attempts stream `{prefix}:attempts:{N}`: the event id, the stream entry id, the group, the
 //! attempt number, when, how long, the outcome, the HTTP status and the error (at most
-//! [`MAX_ERROR`] bytes), never the payload. Each XADD trims the stream to the hot + warm
-//! retention (`MINID ~`), so it holds the attempts of the events Redis still holds.
+//! [`MAX_ERROR`] bytes), never the payload.
 //!
-//! [`Recorder`] batches one worker's attempts into one pipeline per batch off the delivery
-//! path. Recording is best effort: a failed write is logged and counted
-//! (`hookline_attempts_unrecorded_total`); the delivery itself is not affected.
-
-use std::collections::HashMap;
+//! One stream entry holds a batch of attempts: each is a field named by its event id whose
+//! value is the rest, separated by U+001F (`entry_id␟group␟attempt␟at␟duration_us␟outcome␟
+//! status␟error`, status and error empty when there are none). One XADD per batch instead of
+//! one per attempt is what keeps recording cheap next to the deliveries themselves. Each XADD
+//! trims the stream to the hot + warm retention (`MINID ~`), so it holds the attempts of the
+//! events Redis still holds.
+//!
+//! [`Recorder`] batches one worker's attempts off the delivery path. Recording is best
+//! effort: a failed write is logged and counted (`hookline_attempts_unrecorded_total`); the
+//! delivery itself is not affected.
 
 use crate::batcher::Batcher;
 use crate::clock::Clock;
 use crate::metrics::ATTEMPTS_UNRECORDED;
-use crate::redis::{RedisConn, streams};
+use crate::redis::RedisConn;
 use redis::RedisResult;
 use serde::Serialize;
 
 /// The longest error text kept, in bytes.
 pub const MAX_ERROR: usize = 512;
-/// Most attempts in one pipeline.
+/// Most attempts in one stream entry.
 const MAX_BATCH: usize = 500;
+/// Stream entries read per round trip by [`of_event`].
+const READ_PAGE: usize = 20;
+/// Separates the parts of an attempt's value.
+const SEPARATOR: char = '\u{1f}';
 
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,46 +87,55 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    /// Adds the stream fields, in order, to `command` (an XADD), formatting nothing on the
-    /// way: numbers go into the command's buffer as they are written.
-    fn write_fields(&self, command: &mut redis::Cmd) {
-        command
-            .arg("event_id")
-            .arg(&self.event_id)
-            .arg("entry_id")
-            .arg(&self.entry_id)
-            .arg("group")
-            .arg(&self.group)
-            .arg("attempt")
-            .arg(self.attempt)
-            .arg("at")
-            .arg(self.at_ms)
-            .arg("duration_us")
-            .arg(self.duration_us)
-            .arg("outcome")
-            .arg(self.outcome.as_str());
+    /// The stream field's value: everything but the event id, which names the field.
+    fn value(&self) -> String {
+        use std::fmt::Write;
+        let mut value = String::with_capacity(96);
+        let _ = write!(
+            value,
+            "{}{SEPARATOR}{}{SEPARATOR}{}{SEPARATOR}{}{SEPARATOR}{}{SEPARATOR}{}{SEPARATOR}",
+            self.entry_id,
+            self.group,
+            self.attempt,
+            self.at_ms,
+            self.duration_us,
+            self.outcome.as_str()
+        );
         if let Some(status) = self.status {
-            command.arg("status").arg(status);
+            let _ = write!(value, "{status}");
         }
+        value.push(SEPARATOR);
         if let Some(error) = &self.error {
-            command.arg("error").arg(capped(error));
+            value.push_str(capped(error));
         }
+        value
     }
 
-    /// An attempt from its stream fields; `None` when one is missing or malformed.
-    fn from_fields(fields: &HashMap<String, String>) -> Option<Self> {
-        let text = |name: &str| fields.get(name).cloned();
-        let number = |name: &str| fields.get(name)?.parse().ok();
+    /// The attempt of `event_id` recorded as `value`; `None` when it is malformed.
+    fn parse(event_id: &str, value: &str) -> Option<Self> {
+        let mut parts = value.splitn(8, SEPARATOR);
+        let mut next = || parts.next();
+        let entry_id = next()?.to_owned();
+        let group = next()?.to_owned();
+        let attempt = next()?.parse().ok()?;
+        let at_ms = next()?.parse().ok()?;
+        let duration_us = next()?.parse().ok()?;
+        let outcome = Outcome::parse(next()?)?;
+        let status = match next()? {
+            "" => None,
+            status => Some(status.parse().ok()?),
+        };
+        let error = next().filter(|e| !e.is_empty()).map(str::to_owned);
         Some(Self {
-            event_id: text("event_id")?,
-            entry_id: text("entry_id")?,
-            group: text("group")?,
-            attempt: number("attempt")?,
-            at_ms: number("at")?,
-            duration_us: number("duration_us")?,
-            outcome: Outcome::parse(fields.get("outcome")?)?,
-            status: fields.get("status").and_then(|s| s.parse().ok()),
-            error: text("error"),
+            event_id: event_id.to_owned(),
+            entry_id,
+            group,
+            attempt,
+            at_ms,
+            duration_us,
+            outcome,
+            status,
+            error,
         })
     }
 }
@@ -145,21 +162,19 @@ impl Recorder {
         let batcher = Batcher::start(MAX_BATCH, move |batch: Vec<Attempt>| {
             let mut conn = conn.clone();
             let min_id = clock.now_ms().saturating_sub(retention_ms);
-            let mut pipe = redis::pipe();
+            let mut command = redis::cmd("XADD");
+            command
+                .arg(&stream)
+                .arg("MINID")
+                .arg("~")
+                .arg(min_id)
+                .arg("*");
             for attempt in &batch {
-                let mut command = redis::cmd("XADD");
-                command
-                    .arg(&stream)
-                    .arg("MINID")
-                    .arg("~")
-                    .arg(min_id)
-                    .arg("*");
-                attempt.write_fields(&mut command);
-                pipe.add_command(command).ignore();
+                command.arg(&attempt.event_id).arg(attempt.value());
             }
             let stream = stream.clone();
             async move {
-                if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+                if let Err(e) = command.query_async::<()>(&mut conn).await {
                     metrics::counter!(ATTEMPTS_UNRECORDED).increment(batch.len() as u64);
                     tracing::warn!(%stream, attempts = batch.len(), error = %e, "could not record delivery attempts");
                 }
@@ -187,14 +202,30 @@ pub async fn of_event(
     event_id: &str,
     from_ms: u64,
 ) -> RedisResult<Vec<Attempt>> {
-    streams::scan_records(conn, stream, from_ms, |fields| {
-        if fields.get("event_id").is_some_and(|id| id == event_id) {
-            Attempt::from_fields(fields)
-        } else {
-            None
+    let mut found = Vec::new();
+    let mut start = from_ms.to_string();
+    loop {
+        let page: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg(&start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(READ_PAGE)
+            .query_async(conn)
+            .await?;
+        for (_, fields) in &page {
+            found.extend(
+                fields
+                    .chunks_exact(2)
+                    .filter(|pair| pair[0] == event_id)
+                    .filter_map(|pair| Attempt::parse(event_id, &pair[1])),
+            );
         }
-    })
-    .await
+        match page.last() {
+            Some((last, _)) if page.len() == READ_PAGE => start = format!("({last}"),
+            _ => return Ok(found),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -216,23 +247,32 @@ mod tests {
     }
 
     #[test]
-    fn an_attempt_round_trips_through_its_fields() {
+    fn an_attempt_round_trips_through_its_value() {
         let original = attempt();
-        let mut command = redis::cmd("XADD");
-        original.write_fields(&mut command);
-        let args: Vec<String> = command
-            .args_iter()
-            .skip(1) // XADD
-            .map(|arg| match arg {
-                redis::Arg::Simple(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
-                other => panic!("not a plain argument: {other:?}"),
-            })
-            .collect();
-        let fields: HashMap<String, String> = args
-            .chunks(2)
-            .map(|pair| (pair[0].clone(), pair[1].clone()))
-            .collect();
-        assert_eq!(Attempt::from_fields(&fields), Some(original));
+        let value = original.value();
+        assert_eq!(
+            value,
+            "1732470000000-0\u{1f}app\u{1f}2\u{1f}1732470000123\u{1f}4321\u{1f}failed\u{1f}503\u{1f}\
+             destination answered 503"
+        );
+        assert_eq!(Attempt::parse(&original.event_id, &value), Some(original));
+        let quiet = Attempt {
+            outcome: Outcome::Delivered,
+            status: None,
+            error: None,
+            ..attempt()
+        };
+        assert_eq!(Attempt::parse(&quiet.event_id, &quiet.value()), Some(quiet));
+        assert_eq!(Attempt::parse("x", "1-0\u{1f}app\u{1f}two"), None);
+    }
+
+    #[test]
+    fn an_error_with_the_separator_in_it_stays_whole() {
+        let odd = Attempt {
+            error: Some("a\u{1f}b".into()),
+            ..attempt()
+        };
+        assert_eq!(Attempt::parse(&odd.event_id, &odd.value()), Some(odd));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The samples behind the overview's charts: every `console.sample_every`, the events ever
-//! appended and the delivery attempts ever recorded (both summed over the partitions), the
-//! lag summed over groups and partitions, and the dead letters; the last six hours are kept
+//! appended (summed over the partitions) and the entries the groups ever read (over groups
+//! and partitions), the lag summed likewise, and the dead letters; the last six hours are kept
 //! in memory. The charts therefore start when the console does (Prometheus and the Grafana
 //! dashboard in `infra/` keep the long history).
 
@@ -24,8 +24,8 @@ pub struct Sample {
     pub at_ms: u64,
     /// Events ever appended to the hot streams.
     pub ingested: u64,
-    /// Delivery attempts ever recorded.
-    pub attempts: u64,
+    /// Entries ever read by the groups (each read is a delivery).
+    pub read: u64,
     /// Entries not yet read, over every group and partition.
     pub lag: u64,
     /// Entries in the dead-letter streams.
@@ -83,21 +83,18 @@ async fn take(ctx: &Context, keys: &Keys) -> RedisResult<Sample> {
     let mut sample = Sample {
         at_ms: ctx.clock.now_ms(),
         ingested: 0,
-        attempts: 0,
+        read: 0,
         lag: 0,
         dlq: 0,
     };
     for partition in 0..ctx.config.streams.partitions {
         let stream = keys.events(partition);
         sample.ingested += streams::entries_added(&mut conn, &stream).await?;
-        sample.attempts += streams::entries_added(&mut conn, &keys.attempts(partition)).await?;
         sample.dlq += streams::length(&mut conn, &keys.dlq(partition)).await?;
-        let lag: u64 = groups::info(&mut conn, &stream)
-            .await?
-            .iter()
-            .filter_map(|g| g.lag)
-            .sum();
-        sample.lag += lag;
+        for group in groups::info(&mut conn, &stream).await? {
+            sample.read += group.entries_read.unwrap_or(0);
+            sample.lag += group.lag.unwrap_or(0);
+        }
     }
     Ok(sample)
 }
@@ -127,7 +124,7 @@ mod tests {
         Sample {
             at_ms,
             ingested,
-            attempts: 0,
+            read: 0,
             lag: 0,
             dlq: 0,
         }

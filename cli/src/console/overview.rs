@@ -103,7 +103,7 @@ fn charts(samples: &[Sample], every: std::time::Duration) -> Markup {
     html! {
         div.charts {
             (chart::line("Ingest", "events/s", &history::rates(samples, |s| s.ingested)))
-            (chart::line("Delivery attempts", "attempts/s", &history::rates(samples, |s| s.attempts)))
+            (chart::line("Deliveries", "reads/s", &history::rates(samples, |s| s.read)))
             (chart::line("Lag", "entries", &history::levels(samples, |s| s.lag)))
             (chart::line("Dead letters", "entries", &history::levels(samples, |s| s.dlq)))
         }

@@ -260,6 +260,8 @@ pub struct GroupStats {
     pub lag: Option<u64>,
     /// The last entry id delivered to the group.
     pub last_delivered_id: String,
+    /// Entries the group has read so far (Redis 7's `entries-read`; `None` before).
+    pub entries_read: Option<u64>,
 }
 
 /// The groups of `stream` (none when the stream does not exist).
@@ -291,6 +293,7 @@ pub async fn info(conn: &mut RedisConn, stream: &str) -> RedisResult<Vec<GroupSt
                 consumers: int("consumers").unwrap_or(0),
                 pending: int("pending").unwrap_or(0),
                 lag: int("lag"),
+                entries_read: int("entries-read"),
             }
         })
         .collect())
