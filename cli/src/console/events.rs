@@ -78,7 +78,9 @@ pub async fn list(
     let ctx = console.ctx();
     if let Some(id) = given(&search.id) {
         return match events::lookup(ctx, &id).await? {
-            Some(_) => Ok(Redirect::to(&format!("{BASE}/events/{id}")).into_response()),
+            Some(_) => {
+                Ok(Redirect::to(&format!("{BASE}/events/{}", path_segment(&id))).into_response())
+            }
             None => Err(PageError::not_found(format!(
                 "No event {id} in the hot or warm tier."
             ))),
@@ -147,6 +149,18 @@ pub async fn list(
         }
     };
     Ok(page::layout("Events", &session, body).into_response())
+}
+
+/// `text` percent-encoded as one URL path segment (an event id may come from a sender).
+fn path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 /// Whether the event page shows the payload.
@@ -235,5 +249,14 @@ fn summary(detail: &EventDetail) -> maud::Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_are_safe_path_segments() {
+        assert_eq!(super::path_segment("01a2-b3_c.d~"), "01a2-b3_c.d~");
+        assert_eq!(super::path_segment("a/b\r\n c"), "a%2Fb%0D%0A%20c");
     }
 }
