@@ -149,6 +149,7 @@ impl Config {
         self.server.validate()?;
         self.spool.validate()?;
         self.outputs.validate()?;
+        self.observability.validate()?;
         let prefix = &self.streams.prefix;
         if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.contains(char::is_whitespace)
         {
