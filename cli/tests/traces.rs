@@ -1,23 +1,19 @@
 //! Traces across processes: `hookline serve` and `hookline consume` export their spans to an
 //! in-process OTLP/HTTP receiver. A webhook sent with a `traceparent` yields one trace — the
 //! ingest request, its append and the delivery — and the destination receives a
-//! `traceparent` of that trace; with `trace_sample_ratio: 0` nothing is exported at all.
+//! `traceparent` of that trace (kept by the stored event and its replays); with
+//! `trace_sample_ratio: 0` nothing is exported at all. A job run is one span.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use axum::Json;
-use axum::Router;
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
 use hookline_tests::{
-    HttpClient, Process, Receiver, RedisServer, TEST_WHSEC, github_headers, terminate, wait_until,
+    ExportedSpan, HttpClient, OtlpReceiver, Process, Receiver, RedisServer, TEST_WHSEC,
+    github_headers, terminate, wait_until,
 };
-use serde_json::Value;
 use tokio::process::Command;
 
 const SECRET: &str = "trace-secret";
@@ -26,106 +22,6 @@ const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
 
 /// Spans are sent soon after they end, not after the exporter's default 5 s.
 const EXPORT_SOON: (&str, &str) = ("OTEL_BSP_SCHEDULE_DELAY", "100");
-
-/// An OTLP/HTTP receiver on a free loopback port: keeps every JSON body POSTed to
-/// `/v1/traces`; stops when dropped.
-struct OtlpReceiver {
-    addr: SocketAddr,
-    bodies: Arc<Mutex<Vec<Value>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl OtlpReceiver {
-    async fn start() -> Self {
-        let bodies: Arc<Mutex<Vec<Value>>> = Arc::default();
-        let app = Router::new()
-            .route("/v1/traces", post(collect))
-            .with_state(bodies.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { addr, bodies, task }
-    }
-
-    /// Every span received so far, with its resource's `service.name`.
-    fn spans(&self) -> Vec<Span> {
-        let bodies = self.bodies.lock().unwrap().clone();
-        let mut spans = Vec::new();
-        for body in &bodies {
-            for resource in body["resourceSpans"].as_array().into_iter().flatten() {
-                let service = attribute(&resource["resource"]["attributes"], "service.name");
-                for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
-                    for span in scope["spans"].as_array().into_iter().flatten() {
-                        spans.push(Span {
-                            service: service.clone(),
-                            name: span["name"].as_str().unwrap_or_default().to_owned(),
-                            trace_id: span["traceId"].as_str().unwrap_or_default().to_owned(),
-                            span_id: span["spanId"].as_str().unwrap_or_default().to_owned(),
-                            parent_span_id: span["parentSpanId"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_owned(),
-                            attributes: span["attributes"].clone(),
-                        });
-                    }
-                }
-            }
-        }
-        spans
-    }
-}
-
-impl Drop for OtlpReceiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn collect(
-    State(bodies): State<Arc<Mutex<Vec<Value>>>>,
-    Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
-    bodies.lock().unwrap().push(body);
-    (StatusCode::OK, Json(serde_json::json!({})))
-}
-
-/// One exported span, as the test looks at it.
-#[derive(Debug, Clone)]
-struct Span {
-    service: String,
-    name: String,
-    trace_id: String,
-    span_id: String,
-    parent_span_id: String,
-    attributes: Value,
-}
-
-impl Span {
-    fn attribute(&self, key: &str) -> String {
-        attribute(&self.attributes, key)
-    }
-}
-
-/// The value of `key` in an OTLP attribute list, as text (`""` when absent).
-fn attribute(attributes: &Value, key: &str) -> String {
-    let Some(found) = attributes
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|kv| kv["key"] == key)
-    else {
-        return String::new();
-    };
-    let value = &found["value"];
-    match (&value["stringValue"], &value["intValue"]) {
-        (Value::String(text), _) => text.clone(),
-        (_, Value::String(number)) => number.clone(),
-        (_, Value::Number(number)) => number.to_string(),
-        _ => value.to_string(),
-    }
-}
 
 fn config(
     redis: &RedisServer,
@@ -148,12 +44,12 @@ consumer:
       claim_idle: 7s
 observability:
   log_format: json
-  otlp_endpoint: "http://{otlp}"
+  otlp_endpoint: "{otlp}"
   trace_sample_ratio: {ratio}
 "#,
         redis = redis.url(),
         sink = sink.url(),
-        otlp = otlp.addr,
+        otlp = otlp.endpoint(),
     )
     .unwrap();
     file
@@ -227,7 +123,7 @@ async fn one_webhook_is_one_trace_from_the_request_to_the_destination() {
     )
     .await;
     let named = |name: &str| {
-        let found: Vec<&Span> = spans.iter().filter(|s| s.name == name).collect();
+        let found: Vec<&ExportedSpan> = spans.iter().filter(|s| s.name == name).collect();
         assert_eq!(found.len(), 1, "one {name} span: {spans:#?}");
         found[0].clone()
     };
@@ -264,12 +160,55 @@ async fn one_webhook_is_one_trace_from_the_request_to_the_destination() {
 
     // The destination's request continues the delivery's span.
     assert_eq!(sent, format!("00-{TRACE_ID}-{}-01", deliver.span_id));
-    // The stream entry keeps the ingest span's context.
+    // The stream entry keeps the ingest span's context, and a replayed copy keeps it too.
+    let stored = format!("00-{TRACE_ID}-{}-01", ingest.span_id);
     let entries = redis.entries("hookline:events:{0}");
-    assert_eq!(
-        entries[0].text("traceparent"),
-        format!("00-{TRACE_ID}-{}-01", ingest.span_id)
-    );
+    assert_eq!(entries[0].text("traceparent"), stored);
+    let hour = Duration::from_secs(3600);
+    let at = |t: SystemTime| humantime::format_rfc3339(t).to_string();
+    let (from, to) = (at(SystemTime::now() - hour), at(SystemTime::now() + hour));
+    hookline(&config, &["replay", "--from", &from, "--to", &to]).await;
+    let entries = redis.entries("hookline:events:{0}");
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1].text("replay_of"), event_id);
+    assert_eq!(entries[1].text("traceparent"), stored);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_run_is_one_span_with_its_counts() {
+    let redis = RedisServer::start();
+    let sink = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
+    let otlp = OtlpReceiver::start().await;
+    let config = config(&redis, &sink, &otlp, "1");
+
+    // The exporter's default delay: only the flush at exit can send the span in time.
+    let out = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(["job", "rotate-bloom", "--config"])
+        .arg(config.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    let spans = otlp.spans();
+    assert_eq!(spans.len(), 1, "{spans:#?}");
+    let job = &spans[0];
+    assert_eq!((job.name.as_str(), job.service.as_str()), ("job", "job"));
+    assert_eq!(job.attribute("job"), "rotate-bloom");
+    assert_eq!(job.attribute("outcome"), "success");
+    assert_eq!(job.attribute("partitions"), "1");
+}
+
+/// Runs `hookline ARGS --config CONFIG` to a successful end.
+async fn hookline(config: &tempfile::NamedTempFile, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(args)
+        .arg("--config")
+        .arg(config.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "hookline {args:?}: {out:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
