@@ -68,7 +68,7 @@ pub async fn main(
         Ok(source) => config::load(&source, env)?,
         Err(_) => config::parse(DEV_CONFIG, env)?,
     };
-    crate::commands::init_logs(&config);
+    crate::commands::init_telemetry(&config, "dev")?;
     let _redis = match config.redis.url.is_none() && config.redis.urls.is_empty() {
         true => {
             let redis = LocalRedis::start(data_dir).await?;

@@ -320,7 +320,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // The spans still in the exporter's queue, sent before the process goes (outside the
+    // runtime: the exporter blocks).
+    hookline_shared::telemetry::shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
@@ -334,7 +338,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let auditor = &Auditor::new(cli.actor);
     match cli.command {
         Command::Serve { listen } => {
-            let ctx = commands::connect(flag).await?;
+            let ctx = commands::connect_as(flag, "serve").await?;
             let listener =
                 hookline_cli::error::bind(listen.unwrap_or(ctx.config.server.listen)).await?;
             let ops = ops_listener(&ctx).await?;
@@ -346,19 +350,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             console::run(ctx, listener, shutdown::on_signal()).await?;
         }
         Command::Consume => {
-            let ctx = commands::connect(flag).await?;
+            let ctx = commands::connect_as(flag, "consume").await?;
             let ops = ops_listener(&ctx).await?;
             consume::run(&ctx, ops, shutdown::on_signal()).await?;
         }
         Command::Schedule => {
-            let ctx = commands::connect(flag).await?;
+            let ctx = commands::connect_as(flag, "schedule").await?;
             let ops = ops_listener(&ctx).await?;
             schedule::run(&ctx, ops, shutdown::on_signal()).await?;
         }
         Command::Dev { listen, data_dir } => dev::main(flag, listen, &data_dir).await?,
         Command::Loadtest(args) => hookline_cli::loadtest::run(args).await?,
         Command::Job { job } => {
-            let ctx = commands::connect(flag).await?;
+            let ctx = commands::connect_as(flag, "job").await?;
             let (run, budget) = job.run_and_budget(&ctx.clock);
             jobs::job(&ctx, run, budget, auditor).await?;
         }

@@ -11,6 +11,8 @@ use hookline_shared::config::units::Duration as ConfigDuration;
 use hookline_shared::metrics as names;
 use hookline_shared::redis::RedisConn;
 use hookline_shared::spool::SqsSpool;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use hookline_shared::objects::{self, ArchiveUrlError};
 
@@ -161,7 +163,8 @@ pub enum RunError {
     Recover(#[from] RecoverError),
 }
 
-/// Runs one job to completion or until `budget` is spent; returns a one-line report.
+/// Runs one job to completion or until `budget` is spent; returns a one-line report. The run
+/// is one `job` span, with its outcome and the counts of its report as attributes.
 pub async fn run(
     config: &Config,
     conn: &mut RedisConn,
@@ -169,10 +172,58 @@ pub async fn run(
     budget: Budget,
     now_ms: u64,
 ) -> Result<String, RunError> {
+    let span = tracing::info_span!(
+        "job",
+        job = run.job.as_str(),
+        outcome = Empty,
+        entries = Empty,
+        segments = Empty,
+        objects = Empty,
+        bytes = Empty,
+        raw_bytes = Empty,
+        expired = Empty,
+        unreadable = Empty,
+        summaries = Empty,
+        events = Empty,
+        duplicates = Empty,
+        partitions = Empty,
+        failed = Empty,
+        redeliveries = Empty,
+        refused = Empty,
+        budget_spent = Empty,
+    );
+    // Boxed: every job's future nested in the span's is too deep a type for the Lambda
+    // function's compiler limits, and one allocation per run costs nothing.
+    let result = Box::pin(run_once(config, conn, run, budget, now_ms))
+        .instrument(span.clone())
+        .await;
+    let outcome = match &result {
+        Ok(_) => Outcome::Success,
+        Err(_) => Outcome::Failure,
+    };
+    span.record("outcome", outcome.as_str());
+    result
+}
+
+/// [`run`] inside its span: each job records its counts there.
+async fn run_once(
+    config: &Config,
+    conn: &mut RedisConn,
+    run: JobRun,
+    budget: Budget,
+    now_ms: u64,
+) -> Result<String, RunError> {
+    let span = Span::current();
     let line = match run.job {
         JobName::Compact => {
             let config = &forced(config, run.older_than, |l, age| l.hot = age);
             let r = compact::compact(config, conn, now_ms, budget).await?;
+            span.record("entries", r.entries)
+                .record("segments", r.segments)
+                .record("raw_bytes", r.raw_bytes)
+                .record("bytes", r.warm_bytes)
+                .record("unreadable", r.unreadable)
+                .record("budget_spent", r.budget_spent);
             let mut line = format!(
                 "compacted {} entries into {} segment(s)",
                 r.entries, r.segments
@@ -207,6 +258,12 @@ pub async fn run(
             };
             let config = &forced(config, run.older_than, |l, age| l.warm = age);
             let r = archive::archive(config, conn, store.as_ref(), now_ms, budget).await?;
+            span.record("entries", r.entries)
+                .record("segments", r.segments)
+                .record("objects", r.objects)
+                .record("bytes", r.bytes)
+                .record("expired", r.expired)
+                .record("budget_spent", r.budget_spent);
             let mut line = format!(
                 "archived {} entries from {} segment(s) into {} object(s), {} bytes",
                 r.entries, r.segments, r.objects, r.bytes
@@ -232,8 +289,12 @@ pub async fn run(
             };
             let store = objects::store_for(config).await?;
             let mut parts = Vec::new();
+            let (mut summaries, mut events) = (0, 0);
             for day in days {
                 let r = summarize::summarize(config, conn, store.as_deref(), day).await?;
+                summaries += r.summaries;
+                events += r.events;
+                span.record("summaries", summaries).record("events", events);
                 let mut part = format!(
                     "{}: {} tenant/source pair(s), {} event(s)",
                     summarize::date(day),
@@ -249,6 +310,7 @@ pub async fn run(
         }
         JobName::RotateBloom => {
             let rotated = rotate::rotate_bloom(config, conn).await?;
+            span.record("partitions", rotated);
             format!("rotated the bloom filters of {rotated} partition(s)")
         }
         JobName::DrainSpool => {
@@ -259,6 +321,10 @@ pub async fn run(
                 .await
                 .map_err(DrainError::from)?;
             let r = drain_spool::drain_spool(config, conn, &spool, budget, now_ms).await?;
+            span.record("events", r.moved.new)
+                .record("duplicates", r.moved.duplicates)
+                .record("unreadable", r.unreadable)
+                .record("budget_spent", r.budget_spent);
             let mut line = format!(
                 "drained {} spooled event(s) into Redis ({} already there)",
                 r.moved.new, r.moved.duplicates
@@ -280,6 +346,12 @@ pub async fn run(
             }
             let reports =
                 recover_github::recover_github(config, conn, run.recover, budget, now_ms).await?;
+            let total = |count: fn(&recover_github::HookReport) -> usize| {
+                reports.iter().map(count).sum::<usize>()
+            };
+            span.record("failed", total(|r| r.failed))
+                .record("redeliveries", total(|r| r.asked.len()))
+                .record("refused", total(|r| r.refused));
             let mut lines: Vec<String> = reports.iter().map(ToString::to_string).collect();
             if run.recover.dry_run {
                 for report in &reports {

@@ -36,16 +36,18 @@ impl Context {
     }
 
     /// What a Lambda function does first: loads the config from the environment
-    /// (`HOOKLINE_CONFIG_YAML` or `HOOKLINE_CONFIG`), starts JSON logs, builds the context
+    /// (`HOOKLINE_CONFIG_YAML` or `HOOKLINE_CONFIG`), starts JSON logs (and traces, as service
+    /// `lambda`: each invocation calls [`crate::telemetry::flush`] before it returns), builds the context
     /// and checks Redis as every role does. A bad config is printed as `key.path: reason` and
     /// answered with exit code 2, for `main` to return.
     pub async fn lambda() -> Result<Self, std::process::ExitCode> {
         let started = async {
             let config = crate::config::from_env(None)?;
-            crate::telemetry::init(
+            crate::telemetry::init_with_traces(
+                &config.observability,
                 crate::config::LogFormat::Json,
-                &config.observability.log_level,
-            );
+                "lambda",
+            )?;
             let ctx = Self::new(config)?;
             ctx.check_redis().await?;
             Ok::<_, ConfigError>(ctx)

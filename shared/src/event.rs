@@ -57,13 +57,20 @@ pub struct Event {
     pub encoding: Encoding,
     /// The body.
     pub payload: Bytes,
+    /// The W3C `traceparent` of the request's `ingest` span, when the event belongs to a
+    /// trace (traces exported, `observability.otlp_endpoint`); its delivery continues it.
+    pub traceparent: Option<String>,
 }
 
 impl Event {
-    /// The number of schema-1 stream fields.
-    pub const FIELD_COUNT: usize = 12;
+    /// The number of schema-1 stream fields, the optional `traceparent` included.
+    pub const FIELD_COUNT: usize = 13;
 
-    /// The names of the schema-1 stream fields, in their fixed order.
+    /// The fields every event is stored with: all but the last, `traceparent`, which is
+    /// stored only by events that belong to a trace (or share an append with one).
+    pub const REQUIRED_FIELD_COUNT: usize = 12;
+
+    /// The names of the schema-1 stream fields, in their fixed order (`traceparent` last).
     pub const FIELD_NAMES: [&'static str; Self::FIELD_COUNT] = [
         "v",
         "id",
@@ -77,9 +84,20 @@ impl Event {
         "headers",
         "encoding",
         "payload",
+        "traceparent",
     ];
 
-    /// The schema-1 stream fields, in a fixed order, as name/value pairs.
+    /// How many of [`Event::FIELD_NAMES`] this event is stored with: all of them when it has
+    /// a `traceparent`, else the required ones.
+    pub fn stored_field_count(&self) -> usize {
+        match self.traceparent {
+            Some(_) => Self::FIELD_COUNT,
+            None => Self::REQUIRED_FIELD_COUNT,
+        }
+    }
+
+    /// The schema-1 stream fields, in a fixed order, as name/value pairs (`traceparent`
+    /// empty when the event has none).
     pub fn fields(&self) -> [(&'static str, Cow<'_, [u8]>); Self::FIELD_COUNT] {
         let mut values = self.values().into_iter();
         Self::FIELD_NAMES.map(|name| (name, values.next().unwrap_or_default()))
@@ -101,6 +119,7 @@ impl Event {
             Cow::Borrowed(self.headers.as_bytes()),
             Cow::Borrowed(self.encoding.as_str().as_bytes()),
             Cow::Borrowed(&self.payload[..]),
+            Cow::Borrowed(self.traceparent.as_deref().unwrap_or("").as_bytes()),
         ]
     }
 }

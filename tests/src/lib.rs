@@ -1,7 +1,7 @@
 //! The test harness: real Redis servers on free loopback ports, started per test in temp
 //! directories and stopped on drop, plus helpers to run `hookline serve` in-process (the
-//! binary's own function), start the binary and read back where it listens, and sign
-//! requests.
+//! binary's own function), start the binary and read back where it listens, sign
+//! requests, and receive what is delivered (webhooks, OTLP traces).
 //!
 //! Never touches the machine's shared Redis on 6379: every server here gets a port of its
 //! own, so tests run in parallel without seeing each other's keys.
@@ -12,6 +12,7 @@ mod github;
 mod ingest;
 mod lambda;
 mod moto;
+mod otlp;
 mod process;
 mod receiver;
 mod sentinel;
@@ -28,6 +29,7 @@ pub use github::{FAKE_HOOK, FakeDelivery, FakeGitHub, Scripted};
 pub use ingest::{HttpClient, Reply, TestIngest, test_config};
 pub use lambda::LambdaRuntimeApi;
 pub use moto::MotoServer;
+pub use otlp::{ExportedSpan, OtlpReceiver};
 pub use process::{Process, peak_rss_mib, run_command};
 pub use receiver::{Call, Policy, Receiver};
 pub use sentinel::{MASTER_NAME, SentinelSet, info};

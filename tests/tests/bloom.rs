@@ -35,6 +35,7 @@ fn event(identity: &str) -> Unique {
             headers: "{}".into(),
             encoding: Encoding::Identity,
             payload: bytes::Bytes::from_static(b"{}"),
+            traceparent: None,
         },
     }
 }

@@ -150,6 +150,7 @@ fn record(
                 headers: "{}".into(),
                 encoding: Encoding::Identity,
                 payload: m.payload,
+                traceparent: None,
                 source: m.source,
             };
             (event, identity)
@@ -202,6 +203,7 @@ fn plain(
         headers: "{}".into(),
         encoding: Encoding::Identity,
         payload,
+        traceparent: None,
     }
 }
 

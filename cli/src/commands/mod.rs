@@ -46,11 +46,31 @@ pub fn init_logs(config: &Config) {
     hookline_shared::telemetry::init(obs.log_format, &obs.log_level);
 }
 
+/// Starts logging, and traces as service `role` when `observability.otlp_endpoint` is set
+/// (`main` calls [`hookline_shared::telemetry::shutdown`] as the process exits).
+pub fn init_telemetry(config: &Config, role: &str) -> Result<(), ConfigError> {
+    let obs = &config.observability;
+    hookline_shared::telemetry::init_with_traces(obs, obs.log_format, role)
+}
+
 /// What every role and command that uses Redis does first: loads the config, starts logging,
 /// builds the context and checks that Redis cannot evict events.
 pub async fn connect(flag: Option<PathBuf>) -> Result<Context, CliError> {
     let config = load(flag)?;
     init_logs(&config);
+    started(config).await
+}
+
+/// [`connect`] for a role whose work is traced (`serve`, `consume`, `schedule`, `job`):
+/// traces go out as service `role`.
+pub async fn connect_as(flag: Option<PathBuf>, role: &str) -> Result<Context, CliError> {
+    let config = load(flag)?;
+    init_telemetry(&config, role)?;
+    started(config).await
+}
+
+/// The context over `config`, its Redis checked.
+async fn started(config: Config) -> Result<Context, CliError> {
     let ctx = Context::new(config)?;
     ctx.check_redis().await?;
     Ok(ctx)

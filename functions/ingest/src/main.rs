@@ -1,6 +1,7 @@
 //! The ingest Lambda function (behind a function URL): the shared ingest router, run by
 //! `lambda_http`. Config comes from `HOOKLINE_CONFIG_YAML` (or `HOOKLINE_CONFIG`); clients are
-//! built once per execution environment and shared by every invocation.
+//! built once per execution environment and shared by every invocation. With
+//! `observability.otlp_endpoint`, each invocation's spans are exported before it returns.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use hookline_shared::Context;
 use hookline_shared::ingest::{self, IngestState, PeerAddr};
+use hookline_shared::telemetry;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
@@ -42,6 +44,12 @@ async fn run(ctx: &Context) -> Result<(), lambda_http::Error> {
                 request.extensions_mut().insert(PeerAddr(ip));
             }
             request
+        })
+        .map_future(|response| async move {
+            let response = response.await;
+            // A frozen execution environment exports nothing: the request's spans go now.
+            telemetry::flush_async().await;
+            response
         })
         .service(router);
     lambda_http::run(app).await

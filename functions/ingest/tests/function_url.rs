@@ -6,7 +6,9 @@ mod common;
 use std::process::Stdio;
 
 use common::{function_url_event, start_function};
-use hookline_tests::{LambdaRuntimeApi, RedisServer, github_headers, hmac_sha256_hex};
+use hookline_tests::{
+    LambdaRuntimeApi, OtlpReceiver, RedisServer, github_headers, hmac_sha256_hex,
+};
 use redis::Commands;
 use serde_json::Value;
 
@@ -85,5 +87,40 @@ async fn the_function_answers_function_url_events_end_to_end() {
         stream.ids[1].get::<String>("event_type").unwrap(),
         "/deploy"
     );
+    function.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_invocation_exports_its_spans_before_it_returns() {
+    let redis = RedisServer::start();
+    let api = LambdaRuntimeApi::start().await;
+    let otlp = OtlpReceiver::start().await;
+    let config = format!(
+        "redis: {{url: \"{}\"}}\nsources:\n  github: {{provider: github, secrets: [\"{SECRET}\"]}}\nobservability: {{otlp_endpoint: \"{}\"}}\n",
+        redis.url(),
+        otlp.endpoint()
+    );
+    // The exporter's default delay (5 s) is left as it is: only the flush before the
+    // invocation returns can have sent the spans when the answer arrives.
+    let mut function = start_function(&api, &config, &[], Stdio::null());
+
+    let body = br#"{"zen":"Keep it logically awesome."}"#;
+    let mut headers = github_headers(SECRET, "ping", "lambda-traced-1", body);
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    headers.push((
+        "traceparent".into(),
+        format!("00-{trace_id}-00f067aa0ba902b7-01"),
+    ));
+    let reply = invoke(&api, "/webhooks/github", &headers, body, false).await;
+    assert_eq!(reply["statusCode"], 202, "{reply}");
+
+    let spans = otlp.spans();
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        names.contains(&"ingest") && names.contains(&"append"),
+        "{spans:#?}"
+    );
+    assert!(spans.iter().all(|s| s.trace_id == trace_id), "{spans:#?}");
+    assert!(spans.iter().all(|s| s.service == "lambda"), "{spans:#?}");
     function.kill().await.unwrap();
 }

@@ -28,12 +28,13 @@ async fn main() -> ExitCode {
     let (ctx, metrics) = (&ctx, &metrics);
     let handler = service_fn(|event: LambdaEvent<Value>| async move {
         let deadline = event.context.deadline();
-        invoke::handle(ctx, event.payload, deadline, metrics)
-            .await
-            .map_err(|e| Diagnostic {
-                error_type: e.error_type().into(),
-                error_message: e.to_string(),
-            })
+        let handled = invoke::handle(ctx, event.payload, deadline, metrics).await;
+        // A frozen execution environment exports nothing: the run's span goes now.
+        hookline_shared::telemetry::flush_async().await;
+        handled.map_err(|e| Diagnostic {
+            error_type: e.error_type().into(),
+            error_message: e.to_string(),
+        })
     });
     match lambda_runtime::run(handler).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -155,6 +155,7 @@ impl Config {
         self.spool.validate()?;
         self.outputs.validate()?;
         self.console.validate(self.observability.listen.is_some())?;
+        self.observability.validate()?;
         let prefix = &self.streams.prefix;
         if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.contains(char::is_whitespace)
         {

@@ -349,3 +349,49 @@ fn the_console_needs_a_login_a_long_token_and_its_own_listener() {
     .unwrap();
     assert!(config.console.has_login());
 }
+
+#[test]
+fn the_trace_sample_ratio_is_a_share_between_0_and_1() {
+    for (ratio, kept) in [("0", 0.0), ("0.25", 0.25), ("1", 1.0)] {
+        let yaml = format!(
+            "observability:\n  otlp_endpoint: http://127.0.0.1:4318\n  trace_sample_ratio: {ratio}\n"
+        );
+        let config = parse(&yaml, no_env).unwrap_or_else(|e| panic!("{ratio}: {e}"));
+        assert_eq!(config.observability.sample_ratio(), kept);
+    }
+    let config = parse(
+        "observability:\n  otlp_endpoint: http://127.0.0.1:4318\n",
+        no_env,
+    )
+    .unwrap();
+    assert_eq!(
+        config.observability.sample_ratio(),
+        1.0,
+        "all traces by default"
+    );
+    for ratio in ["1.5", "-0.1", ".nan"] {
+        let error = error_of(&format!("observability:\n  trace_sample_ratio: {ratio}\n"));
+        assert!(
+            error.starts_with("observability.trace_sample_ratio: must be between 0 and 1"),
+            "{ratio}: {error}"
+        );
+    }
+    assert!(
+        error_of("observability:\n  trace_sample_ratio: half\n")
+            .starts_with("observability.trace_sample_ratio: "),
+        "a wrong type names the key too"
+    );
+}
+
+#[test]
+fn the_otlp_endpoint_is_an_http_url() {
+    for endpoint in ["collector:4318", "ftp://collector", "not a url"] {
+        let error = error_of(&format!(
+            "observability:\n  otlp_endpoint: \"{endpoint}\"\n"
+        ));
+        assert!(
+            error.starts_with("observability.otlp_endpoint: "),
+            "{endpoint}: {error}"
+        );
+    }
+}

@@ -10,6 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 use super::body::read_limited;
@@ -22,17 +24,43 @@ use crate::metrics::{
 use crate::providers::{Inbound, Inspection, SignedIdentity};
 use crate::spool::{Spool, Spooled};
 use crate::streams::partition_of;
+use crate::telemetry;
 
-/// Handles one webhook and records its outcome in the metrics.
+/// Handles one webhook in its `ingest` span — continuing the trace of the request's
+/// `traceparent`, if it has a valid one — and records its outcome in the metrics.
 pub(super) async fn ingest(
     State(state): State<Arc<IngestState>>,
     Path(source): Path<String>,
     request: Request,
 ) -> Response {
+    let span = tracing::info_span!(
+        "ingest",
+        otel.kind = "server",
+        source = Empty,
+        status = Empty,
+        event_id = Empty,
+    );
+    if let Some(traceparent) = request
+        .headers()
+        .get(telemetry::TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        telemetry::continue_trace(&span, traceparent);
+    }
+    let response = handle(&state, source, request)
+        .instrument(span.clone())
+        .await;
+    span.record("status", response.status().as_u16());
+    response
+}
+
+/// [`ingest`] inside its span.
+async fn handle(state: &IngestState, source: String, request: Request) -> Response {
     let started = Instant::now();
     let (label, response) = match state.sources.get(&source) {
         Some(src) => {
-            let response = match accept(&state, src, request).await {
+            Span::current().record("source", src.name.as_str());
+            let response = match accept(state, src, request).await {
                 Ok(response) => response,
                 Err(error) => {
                     log_refusal(src, &error);
@@ -112,6 +140,7 @@ async fn accept(
         body.bytes.clone(),
         now.as_millis() as u64,
     );
+    Span::current().record("event_id", tracing::field::display(event.id.hyphenated()));
     // `body` (and its share of the budget) is held until the append is answered.
     let answer = append(state, src, (entity.as_deref(), &signed), event).await;
     drop(body);
@@ -182,6 +211,8 @@ fn build_event(
         headers: retained_headers(src, headers),
         encoding: Encoding::Identity,
         payload,
+        // The request's span: the event's delivery continues its trace.
+        traceparent: telemetry::traceparent_of(&Span::current()),
     }
 }
 
@@ -212,7 +243,7 @@ async fn append(
         event,
     };
     if state.spool.is_none() && state.mirror.is_none() {
-        return answer(src, id, state.appender.append(partition, unique).await);
+        return answer(src, id, append_traced(state, partition, unique).await);
     }
     // While the spool holds events, new ones queue behind them, so partitions drain in order.
     if let Some(spool) = &state.spool
@@ -221,7 +252,7 @@ async fn append(
         return spooled(spool, src, Spooled { partition, unique }).await;
     }
     let kept = unique.clone();
-    match (state.appender.append(partition, unique).await, &state.spool) {
+    match (append_traced(state, partition, unique).await, &state.spool) {
         (Err(error), Some(spool)) => {
             tracing::debug!(source = %src.name, %error, "append failed; spooling");
             let record = Spooled {
@@ -241,6 +272,30 @@ async fn append(
             answer(src, id, appended)
         }
     }
+}
+
+/// The append of one event in its `append` span (the wait for its batch's script call
+/// included), a child of the request's.
+async fn append_traced(
+    state: &IngestState,
+    partition: u16,
+    unique: Unique,
+) -> Result<Appended, crate::dedup::AppendError> {
+    let span = tracing::info_span!("append", partition, outcome = Empty);
+    let appended = state
+        .appender
+        .append(partition, unique)
+        .instrument(span.clone())
+        .await;
+    let outcome = match &appended {
+        Ok(Appended::New { .. }) => "new",
+        Ok(Appended::SuspectDelivered { .. }) => "suspect_delivered",
+        Ok(Appended::Suspect { .. }) => "suspect",
+        Ok(Appended::Duplicate { .. }) => "duplicate",
+        Err(_) => "failed",
+    };
+    span.record("outcome", outcome);
+    appended
 }
 
 /// Keeps `record` in the spool durably and answers `202` with `hookline-spooled: true`,

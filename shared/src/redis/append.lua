@@ -7,7 +7,8 @@
 -- KEYS[4..5]  bloom generations 0 and 1             {prefix}:bloom:{N}:0 / :1
 -- KEYS[6]     today's summary counts                {prefix}:summary:{N}:{date}
 -- KEYS[6+i]   event i's dedup key                   {prefix}:dedup:{N}:{identity}
--- ARGV[1]     F, the number of stream fields per event
+-- ARGV[1]     F, the number of stream fields per event (12; 13 with `traceparent` when an
+--             event of the batch belongs to a trace)
 -- ARGV[2]     K, bloom bits per event (0: no bloom filter)
 -- ARGV[3]     the suspects stream's MINID (ms): older suspects are trimmed
 -- ARGV[4]     the summary counts' TTL in seconds

@@ -103,12 +103,19 @@ pub async fn append_unique(
     let mut call = script::evalsha(&APPEND, &script_keys);
     let hashes = options.bloom.map_or(0, |shape| shape.hashes);
     let suspects_from = now_ms.saturating_sub(options.suspects_retention.as_millis() as u64);
-    call.arg(Event::FIELD_COUNT)
+    // `traceparent` is sent (empty for the events without one) only when an event of the
+    // batch has one, so a process that exports no traces stores and sends what it did before.
+    let fields = batch
+        .iter()
+        .map(|u| u.event.stored_field_count())
+        .max()
+        .unwrap_or(Event::REQUIRED_FIELD_COUNT);
+    call.arg(fields)
         .arg(hashes)
         .arg(suspects_from)
         .arg(counts::COUNTS_TTL.as_secs())
         .arg(u8::from(options.deliver_suspects))
-        .arg(&Event::FIELD_NAMES[..]);
+        .arg(&Event::FIELD_NAMES[..fields]);
     for unique in batch {
         let event = &unique.event;
         call.arg(unique.window.as_millis().max(1) as u64)
@@ -125,7 +132,7 @@ pub async fn append_unique(
                 .arg(placement.block_byte + BloomShape::BLOCK_BITS / 8 - 1)
                 .arg(placement.packed());
         }
-        for value in event.values() {
+        for value in event.values().iter().take(fields) {
             call.arg(&value[..]);
         }
     }

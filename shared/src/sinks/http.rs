@@ -2,7 +2,8 @@
 //! Webhooks headers (`webhook-id` is the event id, so receivers can de-duplicate; one
 //! signature per key in `webhook-signature`, space-separated), plus `hookline-source` and
 //! `hookline-event-type` (and `hookline-suspected-duplicate: true` for a bloom hit delivered
-//! under `dedup.bloom.on_hit: deliver`). Any 2xx is success. Redirects are never followed: a 3xx is a failed
+//! under `dedup.bloom.on_hit: deliver`), and the delivery span's W3C `traceparent` when
+//! traces are exported. Any 2xx is success. Redirects are never followed: a 3xx is a failed
 //! attempt, so a redirect to a login page or another host neither acknowledges an event nor
 //! sends its payload and signature elsewhere.
 
@@ -18,6 +19,7 @@ use crate::clock::Clock;
 use crate::event::StoredEvent;
 use crate::providers::{self, ProviderKind};
 use crate::secret::Secret;
+use crate::telemetry;
 
 /// Signed POSTs to one URL, behind the destination's shared circuit breaker.
 #[derive(Debug)]
@@ -92,6 +94,10 @@ impl HttpSink {
             .post(&self.url)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", self.sign(id, timestamp, &body));
+        // The delivery's span, so the receiver's work joins the webhook's trace.
+        if let Some(traceparent) = telemetry::traceparent_of(&tracing::Span::current()) {
+            request = request.header(telemetry::TRACEPARENT, traceparent);
+        }
         if event.get("suspected_duplicate").is_some() {
             // A bloom hit delivered all the same (`dedup.bloom.on_hit: deliver`).
             request = request.header("hookline-suspected-duplicate", "true");

@@ -1,7 +1,8 @@
 //! A spooled event: everything its append needs later — the partition, the de-duplication
 //! identity and window, and the event's schema-1 fields (its id and `received_at` included, so
 //! a drained event is the event the sender was told about) — in a small self-describing
-//! binary form: a version byte, then length-prefixed parts (u32, little endian).
+//! binary form: a version byte, then length-prefixed parts (u32, little endian). The last
+//! part, `traceparent`, may be missing (records written before it was stored).
 
 use std::time::Duration;
 
@@ -57,6 +58,11 @@ impl Spooled {
         let (event_type, delivery_id, received_at) = (r.text()?, r.text()?, r.text()?);
         let (content_type, headers, encoding, payload) =
             (r.text()?, r.text()?, r.text()?, r.part()?);
+        // Records spooled before traces were stored end with the payload.
+        let traceparent = match r.rest.is_empty() {
+            true => String::new(),
+            false => r.text()?,
+        };
         let event = Event {
             id: id.parse().map_err(|_| RecordError)?,
             tenant,
@@ -71,6 +77,7 @@ impl Spooled {
             headers,
             encoding: Encoding::from_name(&encoding).ok_or(RecordError)?,
             payload: Bytes::copy_from_slice(payload),
+            traceparent: (!traceparent.is_empty()).then_some(traceparent),
         };
         Ok(Self {
             partition,
@@ -116,8 +123,7 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_record_reads_back_as_the_event_it_was() {
+    fn sample() -> Spooled {
         let event = Event {
             id: uuid::Uuid::now_v7(),
             tenant: "acme".into(),
@@ -130,15 +136,21 @@ mod tests {
             headers: r#"{"x-github-event":"push"}"#.into(),
             encoding: Encoding::Identity,
             payload: Bytes::from_static(b"\x00binary\xffpayload"),
+            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
         };
-        let spooled = Spooled {
+        Spooled {
             partition: 3,
             unique: Unique {
                 identity: "gh::abc".into(),
                 window: Duration::from_secs(300),
                 event,
             },
-        };
+        }
+    }
+
+    #[test]
+    fn a_record_reads_back_as_the_event_it_was() {
+        let spooled = sample();
         let back = Spooled::decode(&spooled.encode()).unwrap();
         assert_eq!(back.partition, 3);
         assert_eq!(back.unique.identity, "gh::abc");
@@ -149,5 +161,16 @@ mod tests {
             b.fields().map(|(n, v)| (n, v.into_owned()))
         );
         assert!(Spooled::decode(&spooled.encode()[..20]).is_err());
+    }
+
+    #[test]
+    fn a_record_spooled_before_traces_reads_back_without_one() {
+        let mut spooled = Spooled::decode(&sample().encode()).unwrap();
+        spooled.unique.event.traceparent = None;
+        let mut old = spooled.encode();
+        old.truncate(old.len() - 4); // the empty traceparent's length: what old records lack
+        let back = Spooled::decode(&old).unwrap();
+        assert_eq!(back.unique.event.traceparent, None);
+        assert_eq!(back.unique.event.payload, spooled.unique.event.payload);
     }
 }

@@ -155,6 +155,7 @@ mod tests {
             headers: "{}".into(),
             encoding: Encoding::Identity,
             payload: Bytes::from_static(payload),
+            traceparent: None,
         }
     }
 

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::Worker;
 use crate::attempts::{Attempt, Outcome as AttemptOutcome};
@@ -14,6 +16,7 @@ use crate::consumer::budget::Held;
 use crate::event::StoredEvent;
 use crate::redis::streams::RawEntry;
 use crate::sinks::{Delivered, SinkError};
+use crate::telemetry;
 
 /// The failures of one pending entry.
 #[derive(Debug, Clone, Copy, Default)]
@@ -41,18 +44,28 @@ fn attempt(
         attempt: deliveries,
         at_ms,
         duration_us: took.as_micros() as u64,
-        outcome: match outcome {
-            Ok(Some(_)) => AttemptOutcome::Delivered,
-            Ok(None) => AttemptOutcome::Filtered,
-            Err(SinkError::CircuitOpen) => AttemptOutcome::Skipped,
-            Err(_) => AttemptOutcome::Failed,
-        },
-        status: match outcome {
-            Ok(delivered) => delivered.and_then(|d| d.status),
-            Err(SinkError::Status(status)) => Some(*status),
-            Err(_) => None,
-        },
+        outcome: outcome_of(outcome),
+        status: status_of(outcome),
         error: outcome.as_ref().err().map(ToString::to_string),
+    }
+}
+
+/// How a delivery ended, as its attempt record names it.
+fn outcome_of(outcome: &Result<Option<Delivered>, SinkError>) -> AttemptOutcome {
+    match outcome {
+        Ok(Some(_)) => AttemptOutcome::Delivered,
+        Ok(None) => AttemptOutcome::Filtered,
+        Err(SinkError::CircuitOpen) => AttemptOutcome::Skipped,
+        Err(_) => AttemptOutcome::Failed,
+    }
+}
+
+/// The destination's HTTP status, when it answered.
+fn status_of(outcome: &Result<Option<Delivered>, SinkError>) -> Option<u16> {
+    match outcome {
+        Ok(delivered) => delivered.and_then(|d| d.status),
+        Err(SinkError::Status(status)) => Some(*status),
+        Err(_) => None,
     }
 }
 
@@ -67,16 +80,36 @@ impl Worker {
     ) {
         let id = event.entry_id.clone();
         lock(&self.in_flight).insert(id.clone());
+        // The delivery continues the trace the event was ingested in.
+        let span = tracing::info_span!(
+            "deliver",
+            otel.kind = "consumer",
+            group = %self.group,
+            partition = self.partition,
+            event_id = event.text("id"),
+            attempt = deliveries,
+            outcome = Empty,
+            status = Empty,
+        );
+        telemetry::continue_trace(&span, event.text(telemetry::TRACEPARENT));
         let at_ms = self.shared.clock.now_ms();
         let started = Instant::now();
         let filter = &self.config.filter;
         let outcome = if event.matches(&filter.tenants, &filter.sources, &filter.event_types) {
-            self.sink.deliver(&event).await.map(Some)
+            self.sink
+                .deliver(&event)
+                .instrument(span.clone())
+                .await
+                .map(Some)
         } else {
             Ok(None)
         };
         let took = started.elapsed();
         self.meters.duration.record(took.as_secs_f64());
+        span.record("outcome", outcome_of(&outcome).as_str());
+        if let Some(status) = status_of(&outcome) {
+            span.record("status", status);
+        }
         if let Some(recorder) = &self.recorder {
             recorder.record(attempt(
                 &event,
