@@ -178,6 +178,68 @@ async fn without_a_session_every_page_leads_to_login_and_every_action_is_refused
         "{trail}"
     );
 
+    // Replay: the dry run's count first, then the run, whose page shows its progress.
+    let now = std::time::SystemTime::now();
+    let stamp = |t: std::time::SystemTime| humantime::format_rfc3339_millis(t).to_string();
+    append_entry_now(&redis, &uuid::Uuid::now_v7().to_string(), "push", "{}");
+    let (from, to) = (
+        stamp(now - Duration::from_secs(60)),
+        stamp(now + Duration::from_secs(60)),
+    );
+    let replay = |confirm: &'static str| {
+        http.post(format!("{base}/replay"))
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("from", &from),
+                ("to", &to),
+                ("confirm", confirm),
+            ])
+            .send()
+    };
+    let dry = replay("").await.unwrap().text().await.unwrap();
+    assert!(dry.contains("<strong>1</strong> event(s) match"), "{dry}");
+    let started = replay("yes").await.unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let progress = format!(
+        "{origin}{}",
+        started.headers()["location"].to_str().unwrap()
+    );
+    wait_until("the replay done", Duration::from_secs(10), || async {
+        let page = http
+            .get(&progress)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        page.contains("Done: replayed 1 of 1").then_some(())
+    })
+    .await;
+    let stream: u64 = redis::cmd("XLEN")
+        .arg("hookline:events:{0}")
+        .query(&mut redis.connection())
+        .unwrap();
+    assert_eq!(stream, 2, "the event and its replayed copy");
+
+    // Purge asks first.
+    let purge = http
+        .post(format!("{base}/dlq/purge"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        purge.contains("This deletes <strong>0</strong> dead letter(s)"),
+        "{purge}"
+    );
+
     // Logged out, the cookie is worthless.
     let out = http
         .post(format!("{base}/logout"))
