@@ -431,7 +431,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             audit::list(&ctx, since, json).await?
         }
         Command::Events { command } => {
-            events::run(&commands::connect(flag).await?, command).await?
+            events::run(&commands::connect(flag).await?, command, auditor).await?
         }
         Command::ClaimPending => {
             admin::claim_pending(&commands::connect(flag).await?, auditor).await?

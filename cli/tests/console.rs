@@ -224,6 +224,36 @@ async fn without_a_session_every_page_leads_to_login_and_every_action_is_refused
         .unwrap();
     assert_eq!(stream, 2, "the event and its replayed copy");
 
+    // A payload is shown with its personal fields masked; unmasked only on request, audited.
+    let person = uuid::Uuid::now_v7().to_string();
+    append_entry_now(
+        &redis,
+        &person,
+        "push",
+        r#"{"sender":{"login":"octocat-the-person"},"ref":"main"}"#,
+    );
+    let event_page = |query: &'static str| {
+        let url = format!("{base}/events/{person}?{query}");
+        let (http, cookie) = (&http, &cookie);
+        async move {
+            let reply = http.get(url).header("cookie", cookie).send().await.unwrap();
+            assert_eq!(reply.status(), StatusCode::OK);
+            reply.text().await.unwrap()
+        }
+    };
+    let masked = event_page("payload=1").await;
+    assert!(
+        masked.contains("[masked]") && masked.contains("main"),
+        "{masked}"
+    );
+    assert!(!masked.contains("octocat-the-person"), "{masked}");
+    assert!(event_page("pii=1").await.contains("octocat-the-person"));
+    let trail = hookline(&config, &["audit", "list", "--json"]);
+    assert!(
+        trail.contains("events show --show-pii") && trail.contains(&person),
+        "{trail}"
+    );
+
     // Purge asks first.
     let purge = http
         .post(format!("{base}/dlq/purge"))

@@ -362,9 +362,12 @@ async fn events_show_lists_each_attempt_with_its_status_and_names_the_tier() {
         [listed(&id, "warm", "delivered")],
         "compacted: what every group acknowledged moves; the unread event stays hot"
     );
-    let text = hookline(&config, &["events", "show", &id, "--show-payload"]);
+    let text = hookline(&config, &["events", "show", &id, "--show-pii"]);
     assert!(text.contains("tier       warm (segment "), "{text}");
-    assert!(text.ends_with("payload\n{\"n\":1}\n"), "{text}");
+    assert!(
+        text.ends_with("payload\n{\"n\":1}\n"),
+        "exact bytes: {text}"
+    );
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookline"))
         .args([
@@ -601,4 +604,56 @@ fn lag(redis: &RedisServer) -> Vec<i64> {
             _ => -1,
         })
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_show_masks_personal_fields_unless_asked_and_audits_the_asking() {
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(|_| (StatusCode::OK, Duration::ZERO)).await;
+    let config = config_file(&redis, &receiver, "");
+    let id = uuid::Uuid::now_v7().to_string();
+    let body = r#"{"sender":{"login":"mona-lisa"},"pusher":{"email":"mona@example.com"},"commits":[{"author":{"name":"Mona","email":"m@example.com"}}],"ref":"refs/heads/main"}"#;
+    append_entry_now(&redis, &id, "push", body);
+
+    let masked = hookline(
+        &config,
+        &["events", "show", &id, "--json", "--show-payload"],
+    );
+    let shown: serde_json::Value = serde_json::from_str(&masked).unwrap();
+    let payload: serde_json::Value =
+        serde_json::from_str(shown["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["sender"]["login"], "[masked]");
+    assert_eq!(payload["pusher"]["email"], "[masked]");
+    assert_eq!(payload["commits"][0]["author"]["name"], "[masked]");
+    assert_eq!(payload["commits"][0]["author"]["email"], "[masked]");
+    assert_eq!(payload["ref"], "refs/heads/main", "the rest as sent");
+    for personal in ["mona-lisa", "mona@example.com", "Mona"] {
+        assert!(!masked.contains(personal), "{personal} in {masked}");
+    }
+    assert!(
+        !hookline(&config, &["audit", "list", "--json"]).contains("show-pii"),
+        "a masked view is not recorded"
+    );
+
+    let whole = hookline(
+        &config,
+        &[
+            "--actor",
+            "dpo",
+            "events",
+            "show",
+            &id,
+            "--json",
+            "--show-pii",
+        ],
+    );
+    let shown: serde_json::Value = serde_json::from_str(&whole).unwrap();
+    assert_eq!(shown["payload"], body, "exactly the bytes received");
+    let trail = hookline(&config, &["audit", "list", "--json"]);
+    assert!(
+        trail.contains(r#""actor":"dpo""#)
+            && trail.contains(r#""action":"events show --show-pii""#)
+            && trail.contains(&id),
+        "{trail}"
+    );
 }

@@ -20,6 +20,7 @@
 //! - [`sinks`]: where consumers deliver (`http`, `stream`, `log`, or your own).
 //! - [`metrics`], [`telemetry`]: metric names and the Prometheus recorder; log set-up.
 //! - [`secret`]: values that never reach a log; [`clock`]: where the time comes from.
+//! - [`privacy`]: personal fields masked in the payloads shown to operators.
 #![forbid(unsafe_code)]
 
 pub use context::Context;
@@ -38,6 +39,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod mirror;
 pub mod objects;
+pub mod privacy;
 pub mod providers;
 pub mod redis;
 pub mod secret;

@@ -13,14 +13,16 @@ use clap::Subcommand;
 use hookline_jobs::replay::{self, Located, ReplayRequest, Tier};
 use hookline_shared::Context;
 use hookline_shared::attempts::{self, Attempt};
-use hookline_shared::config::ConfigError;
+use hookline_shared::config::{ConfigError, PrivacyConfig};
 use hookline_shared::event::StoredEvent;
+use hookline_shared::privacy::{Masker, Shown};
 use hookline_shared::redis::streams::{Entry, entry_order};
 use hookline_shared::redis::{RedisConn, groups, segments, streams};
 use hookline_shared::streams::Keys;
 use serde::Serialize;
 use serde_json::json;
 
+use super::audit::Auditor;
 use super::rfc3339_ms;
 use crate::CliError;
 
@@ -68,9 +70,14 @@ pub enum EventsCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
-        /// Also print the payload (as text where it is UTF-8, else base64).
+        /// Also print the payload, its personal fields masked (privacy.mask and each
+        /// provider's defaults; a body that is not JSON stays hidden).
         #[arg(long)]
         show_payload: bool,
+        /// Print the payload as received, personal fields included (recorded in the audit
+        /// trail).
+        #[arg(long)]
+        show_pii: bool,
     },
 }
 
@@ -132,14 +139,33 @@ pub enum GroupState {
     Unread,
 }
 
-/// Runs one events command.
-pub async fn run(ctx: &Context, command: EventsCommand) -> Result<(), CliError> {
+/// How much of the payload to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// None of it.
+    Omitted,
+    /// Its personal fields masked (`hookline_shared::privacy`), or hidden when it is not JSON.
+    Masked,
+    /// As received (the caller records that in the audit trail).
+    Whole,
+}
+
+/// Runs one events command; `auditor` records a payload shown with its personal data.
+pub async fn run(ctx: &Context, command: EventsCommand, auditor: &Auditor) -> Result<(), CliError> {
     match command {
         EventsCommand::Show {
             id,
             json,
             show_payload,
-        } => show(ctx, &id, json, show_payload).await,
+            show_pii,
+        } => {
+            let payload = match (show_pii, show_payload) {
+                (true, _) => Payload::Whole,
+                (false, true) => Payload::Masked,
+                (false, false) => Payload::Omitted,
+            };
+            show(ctx, &id, json, payload, auditor).await
+        }
         EventsCommand::List {
             from,
             to,
@@ -330,18 +356,42 @@ fn print_rows(rows: &[EventRow], json: bool) {
     }
 }
 
-async fn show(ctx: &Context, id: &str, json: bool, show_payload: bool) -> Result<(), CliError> {
+async fn show(
+    ctx: &Context,
+    id: &str,
+    json: bool,
+    payload: Payload,
+    auditor: &Auditor,
+) -> Result<(), CliError> {
     let Some(detail) = lookup(ctx, id).await? else {
         return Err(
             anyhow::anyhow!("no event {id} in the hot or warm tier of any partition").into(),
         );
     };
+    if payload == Payload::Whole {
+        audit_pii_shown(ctx, auditor, id).await?;
+    }
+    let shown = detail.payload_shown(&ctx.config.privacy, payload);
     if json {
-        println!("{}", detail.to_json(show_payload));
+        println!("{}", detail.to_json(shown));
     } else {
-        print!("{}", detail.to_text(show_payload));
+        print!("{}", detail.to_text(shown));
     }
     Ok(())
+}
+
+/// Records that `auditor`'s actor was shown event `id`'s personal data.
+pub async fn audit_pii_shown(ctx: &Context, auditor: &Auditor, id: &str) -> Result<(), CliError> {
+    let shown: Result<(), CliError> = Ok(());
+    auditor
+        .record(
+            ctx,
+            "events show --show-pii",
+            json!({ "id": id }),
+            shown,
+            |_| json!({"payloads": 1}),
+        )
+        .await
 }
 
 /// The event `id` with its tier, each group's state and its attempts; `None` when no
@@ -526,6 +576,25 @@ impl EventDetail {
             .collect()
     }
 
+    /// The payload as `payload` says to show it (`None`: not at all).
+    pub fn payload_shown(&self, privacy: &PrivacyConfig, payload: Payload) -> Option<String> {
+        match payload {
+            Payload::Omitted => None,
+            Payload::Whole => Some(self.payload_text()),
+            Payload::Masked => Some(
+                match Masker::for_provider(privacy, self.event.text("provider"))
+                    .mask(self.event.payload())
+                {
+                    Shown::Json(text) => text,
+                    Shown::Hidden(bytes) => format!(
+                        "[not JSON: {bytes} bytes hidden, its personal fields cannot be told \
+                         apart; --show-pii shows it]"
+                    ),
+                },
+            ),
+        }
+    }
+
     /// The payload as text where it is UTF-8, else as base64.
     pub fn payload_text(&self) -> String {
         match std::str::from_utf8(self.event.payload()) {
@@ -537,7 +606,7 @@ impl EventDetail {
         }
     }
 
-    fn to_json(&self, show_payload: bool) -> serde_json::Value {
+    fn to_json(&self, payload: Option<String>) -> serde_json::Value {
         let fields: serde_json::Map<String, serde_json::Value> = self
             .fields()
             .into_iter()
@@ -562,13 +631,13 @@ impl EventDetail {
             "groups": groups,
             "attempts": self.attempts,
         });
-        if show_payload {
-            shown["payload"] = self.payload_text().into();
+        if let Some(payload) = payload {
+            shown["payload"] = payload.into();
         }
         shown
     }
 
-    fn to_text(&self, show_payload: bool) -> String {
+    fn to_text(&self, payload: Option<String>) -> String {
         use std::fmt::Write;
         let mut out = String::new();
         let tier = self.location.describe();
@@ -594,8 +663,14 @@ impl EventDetail {
         if self.groups.is_empty() {
             let _ = writeln!(out, "  (none)");
         }
+        let width = self
+            .groups
+            .iter()
+            .map(|(n, _)| n.len() + 2)
+            .max()
+            .unwrap_or(0);
         for (name, state) in &self.groups {
-            let _ = writeln!(out, "  {name:<13}{}", state.describe());
+            let _ = writeln!(out, "  {name:<width$}{}", state.describe());
         }
         let _ = writeln!(out, "attempts   {}", self.attempts.len());
         for a in &self.attempts {
@@ -612,8 +687,8 @@ impl EventDetail {
                 a.error.as_deref().unwrap_or("")
             );
         }
-        if show_payload {
-            let _ = writeln!(out, "payload\n{}", self.payload_text());
+        if let Some(payload) = payload {
+            let _ = writeln!(out, "payload\n{payload}");
         }
         out
     }

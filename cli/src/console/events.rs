@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::auth::Session;
 use super::page::{self, PageError, PageResult, given};
 use super::{BASE, Console};
-use crate::commands::events::{self, EventDetail, ListFilter, Location, Status};
+use crate::commands::events::{self, EventDetail, ListFilter, Location, Payload, Status};
 use crate::commands::parse_time;
 
 /// Events per page.
@@ -163,10 +163,11 @@ fn path_segment(text: &str) -> String {
         .collect()
 }
 
-/// Whether the event page shows the payload.
+/// Whether the event page shows the payload, and its personal fields.
 #[derive(Debug, Default, Deserialize)]
 pub struct DetailQuery {
     payload: Option<String>,
+    pii: Option<String>,
 }
 
 /// One event: tier, fields, each group's state, its attempts, and its payload on request.
@@ -181,10 +182,16 @@ pub async fn detail(
             "No event {id} in the hot or warm tier."
         )));
     };
-    let show_payload = query.payload.as_deref() == Some("1");
-    if show_payload {
-        tracing::info!(user = %session.user, event_id = %id, "console: payload shown");
+    let payload = match (query.pii.as_deref(), query.payload.as_deref()) {
+        (Some("1"), _) => Payload::Whole,
+        (_, Some("1")) => Payload::Masked,
+        _ => Payload::Omitted,
+    };
+    if payload == Payload::Whole {
+        tracing::info!(user = %session.user, event_id = %id, "console: payload shown with its personal data");
+        events::audit_pii_shown(console.ctx(), &console.auditor(&session), &id).await?;
     }
+    let shown = detail.payload_shown(&console.ctx().config.privacy, payload);
     let body = html! {
         (summary(&detail))
         h2 { "Groups" }
@@ -222,8 +229,15 @@ pub async fn detail(
             }
         }
         h2 { "Payload (" (detail.event.payload().len()) " bytes)" }
-        @if show_payload { pre { (detail.payload_text()) } }
-        @else { p { a href={ (BASE) "/events/" (id) "?payload=1" } { "Show the payload" } } }
+        @if let Some(text) = &shown { pre #payload { (text) } }
+        p {
+            @if payload == Payload::Omitted {
+                a href={ (BASE) "/events/" (path_segment(&id)) "?payload=1" } { "Show the payload (personal fields masked)" } " · "
+            }
+            @if payload != Payload::Whole {
+                a href={ (BASE) "/events/" (path_segment(&id)) "?pii=1" } { "Show it with personal data (recorded in the audit trail)" }
+            }
+        }
     };
     Ok(page::layout(&format!("Event {id}"), &session, body).into_response())
 }

@@ -16,6 +16,7 @@ pub mod lifecycle;
 mod load;
 mod observability;
 mod outputs;
+mod privacy;
 mod recover;
 mod redis;
 mod server;
@@ -37,6 +38,7 @@ pub use lifecycle::{LifecycleConfig, S3Config, Schedule};
 pub use load::{ConfigSource, from_env, load, parse};
 pub use observability::{LogFormat, ObservabilityConfig};
 pub use outputs::{OutputMode, OutputsConfig, SqsOutput};
+pub use privacy::PrivacyConfig;
 pub use recover::{GithubHook, RecoverConfig};
 pub use redis::{DEFAULT_URL, RedisConfig, RedisMode, TlsFiles, WaitConfig};
 pub use server::{Cidr, ServerConfig};
@@ -107,6 +109,9 @@ pub struct Config {
     /// The web operator console.
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// Personal fields kept out of what operators see by default.
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
 }
 
 /// Stream naming and partitioning.
@@ -156,6 +161,7 @@ impl Config {
         self.outputs.validate()?;
         self.console.validate(self.observability.listen.is_some())?;
         self.observability.validate()?;
+        self.privacy.validate()?;
         let prefix = &self.streams.prefix;
         if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.contains(char::is_whitespace)
         {

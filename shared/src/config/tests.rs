@@ -395,3 +395,14 @@ fn the_otlp_endpoint_is_an_http_url() {
         );
     }
 }
+
+#[test]
+fn privacy_rules_must_name_a_field() {
+    assert_eq!(
+        error_of("privacy: {mask: [email, \"\"]}"),
+        "privacy.mask[1]: must be a JSON pointer such as /sender/login or a field name such as \
+         email"
+    );
+    let config = parse("privacy: {mask: [/a/b]}", no_env).unwrap();
+    assert!(config.privacy.provider_defaults, "on unless turned off");
+}
