@@ -68,6 +68,13 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The page at `url` (it must answer 200) for the session of `cookie`.
+async fn page(http: &reqwest::Client, url: &str, cookie: &str) -> String {
+    let reply = http.get(url).header("cookie", cookie).send().await.unwrap();
+    assert_eq!(reply.status(), StatusCode::OK, "GET {url}");
+    reply.text().await.unwrap()
+}
+
 /// Logs in as `name`; returns the session cookie (`hookline_console=…`) and the CSRF token.
 async fn log_in(http: &reqwest::Client, base: &str, name: &str) -> (String, String) {
     let reply = http
@@ -82,15 +89,7 @@ async fn log_in(http: &reqwest::Client, base: &str, name: &str) -> (String, Stri
         assert!(set.contains(attribute), "{set}");
     }
     let cookie = set.split(';').next().unwrap().to_owned();
-    let page = http
-        .get(base)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page(http, base, &cookie).await;
     let csrf = page
         .split(r#"name="csrf" value=""#)
         .nth(1)
@@ -206,16 +205,8 @@ async fn without_a_session_every_page_leads_to_login_and_every_action_is_refused
         started.headers()["location"].to_str().unwrap()
     );
     wait_until("the replay done", Duration::from_secs(10), || async {
-        let page = http
-            .get(&progress)
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        page.contains("Done: replayed 1 of 1").then_some(())
+        let done = page(&http, &progress, &cookie).await;
+        done.contains("Done: replayed 1 of 1").then_some(())
     })
     .await;
     let stream: u64 = redis::cmd("XLEN")
@@ -232,22 +223,15 @@ async fn without_a_session_every_page_leads_to_login_and_every_action_is_refused
         "push",
         r#"{"sender":{"login":"octocat-the-person"},"ref":"main"}"#,
     );
-    let event_page = |query: &'static str| {
-        let url = format!("{base}/events/{person}?{query}");
-        let (http, cookie) = (&http, &cookie);
-        async move {
-            let reply = http.get(url).header("cookie", cookie).send().await.unwrap();
-            assert_eq!(reply.status(), StatusCode::OK);
-            reply.text().await.unwrap()
-        }
-    };
-    let masked = event_page("payload=1").await;
+    let event_page = format!("{base}/events/{person}");
+    let masked = page(&http, &format!("{event_page}?payload=1"), &cookie).await;
     assert!(
         masked.contains("[masked]") && masked.contains("main"),
         "{masked}"
     );
     assert!(!masked.contains("octocat-the-person"), "{masked}");
-    assert!(event_page("pii=1").await.contains("octocat-the-person"));
+    let whole = page(&http, &format!("{event_page}?pii=1"), &cookie).await;
+    assert!(whole.contains("octocat-the-person"));
     let trail = hookline(&config, &["audit", "list", "--json"]);
     assert!(
         trail.contains("events show --show-pii") && trail.contains(&person),
@@ -310,15 +294,8 @@ async fn an_operator_retries_a_dead_letter_in_a_real_browser() {
     );
     let doomed = uuid::Uuid::now_v7().to_string();
     append_entry_now(&redis, &doomed, "push", r#"{"n":1}"#);
-    let mut consumer = Command::new(env!("CARGO_BIN_EXE_hookline"))
-        .arg("consume")
-        .arg("--config")
-        .arg(config.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut consumer =
+        hookline_tests::spawn_quiet(env!("CARGO_BIN_EXE_hookline"), "consume", config.path());
     let mut conn = redis.connection();
     wait_until(
         "the event dead-lettered and the breaker open",

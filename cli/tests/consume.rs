@@ -23,15 +23,7 @@ fn config_file(redis: &RedisServer, receiver: &Receiver, extra: &str) -> tempfil
 }
 
 fn consume(config: &tempfile::NamedTempFile) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hookline"))
-        .arg("consume")
-        .arg("--config")
-        .arg(config.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
+    hookline_tests::spawn_quiet(env!("CARGO_BIN_EXE_hookline"), "consume", config.path())
 }
 
 fn pending(redis: &RedisServer) -> usize {

@@ -30,7 +30,7 @@ pub use ingest::{HttpClient, Reply, TestIngest, test_config};
 pub use lambda::LambdaRuntimeApi;
 pub use moto::MotoServer;
 pub use otlp::{ExportedSpan, OtlpReceiver};
-pub use process::{Process, peak_rss_mib, run_command};
+pub use process::{Process, peak_rss_mib, run_command, spawn_quiet};
 pub use receiver::{Call, Policy, Receiver};
 pub use sentinel::{MASTER_NAME, SentinelSet, info};
 pub use server::RedisServer;

@@ -136,6 +136,20 @@ pub fn peak_rss_mib(pid: u32) -> u64 {
     kib / 1024
 }
 
+/// Starts `binary ROLE --config CONFIG` (e.g. `consume`) with its output discarded, killed
+/// when dropped.
+pub fn spawn_quiet(binary: &str, role: &str, config: &std::path::Path) -> Child {
+    Command::new(binary)
+        .arg(role)
+        .arg("--config")
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the process starts")
+}
+
 /// Runs `binary ARGS --config CONFIG` to completion and returns its standard output; panics
 /// with the whole output unless it exits 0 (for operator commands in tests).
 pub fn run_command(binary: &str, config: &std::path::Path, args: &[&str]) -> String {
