@@ -201,14 +201,7 @@ async fn a_job_run_is_one_span_with_its_counts() {
 
 /// Runs `hookline ARGS --config CONFIG` to a successful end.
 async fn hookline(config: &tempfile::NamedTempFile, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hookline"))
-        .args(args)
-        .arg("--config")
-        .arg(config.path())
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "hookline {args:?}: {out:?}");
+    hookline_tests::run_command(env!("CARGO_BIN_EXE_hookline"), config.path(), args);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

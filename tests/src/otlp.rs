@@ -50,13 +50,7 @@ impl OtlpReceiver {
         let app = Router::new()
             .route("/v1/traces", post(collect))
             .with_state(bodies.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = crate::receiver::serve_local(app).await;
         Self { addr, bodies, task }
     }
 

@@ -57,13 +57,7 @@ impl Receiver {
             .route("/hook", post(receive))
             .layer(DefaultBodyLimit::disable()) // tests deliver bodies of many MiB
             .with_state(shared);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = serve_local(app).await;
         Self { addr, calls, task }
     }
 
@@ -105,4 +99,16 @@ async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
     };
     tokio::time::sleep(delay).await;
     status
+}
+
+/// Serves `app` on a free loopback port until the task is aborted.
+pub(crate) async fn serve_local(app: Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, task)
 }
