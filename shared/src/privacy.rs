@@ -100,6 +100,13 @@ impl Masker {
         masker
     }
 
+    /// Whether the member at `path` (e.g. `["sender", "login"]`) is personal by these rules.
+    pub fn masks(&self, path: &[&str]) -> bool {
+        path.last()
+            .is_some_and(|last| self.names.iter().any(|n| n == last))
+            || self.pointed(path)
+    }
+
     /// `payload` with every personal value masked, or hidden when it is not JSON.
     pub fn mask(&self, payload: &[u8]) -> Shown {
         let Ok(mut body) = serde_json::from_slice::<Value>(payload) else {
@@ -135,13 +142,13 @@ impl Masker {
         }
     }
 
-    fn pointed(&self, path: &[String]) -> bool {
+    fn pointed<S: AsRef<str>>(&self, path: &[S]) -> bool {
         self.pointers.iter().any(|pointer| {
             pointer.len() == path.len()
                 && pointer
                     .iter()
                     .zip(path)
-                    .all(|(want, have)| want == "*" || want == have)
+                    .all(|(want, have)| want == "*" || want == have.as_ref())
         })
     }
 }
@@ -174,6 +181,8 @@ mod tests {
             masked["list"][0], "email",
             "names match members, not values"
         );
+        assert!(masker.masks(&["sender", "login"]) && masker.masks(&["a", "email"]));
+        assert!(!masker.masks(&["sender", "id"]));
     }
 
     #[test]

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hookline_shared::audit;
-use hookline_shared::config::Config;
+use hookline_shared::config::{Config, PrivacyConfig};
+use hookline_shared::privacy::Masker;
 use hookline_shared::redis::{RedisConn, counts, streams};
 use hookline_shared::streams::Keys;
 use hookline_shared::summary::{self, DUPLICATES, EVENTS, FIRST, LAST};
@@ -88,6 +89,7 @@ pub async fn summarize(
     let mut report = SummaryReport::default();
     let mut rendered = Vec::new();
     for s in summaries.values() {
+        let s = &without_people(s, &config.privacy);
         let json = serde_json::to_vec_pretty(s).expect("summaries serialize");
         let markdown = render::markdown(s).into_bytes();
         let name = format!("tenant={}/source={}", s.tenant, s.source);
@@ -112,6 +114,40 @@ pub async fn summarize(
         report.audit_entries = archive_audit(conn, &keys, store, day).await?;
     }
     Ok(report)
+}
+
+/// The highlight counters whose keys are people: (provider, counter, the payload member it
+/// counts by).
+const PERSONAL: &[(&str, &str, &[&str])] = &[("github", "actors", &["sender", "login"])];
+
+/// `s` with the keys of its personal counters replaced by `actor 1`, `actor 2`, … (by rank)
+/// where `privacy` masks the member they count by: a summary is read by people who need the
+/// shape of a day, not who did what (the counts hash keeps the names for 4 days).
+fn without_people(s: &DaySummary, privacy: &PrivacyConfig) -> DaySummary {
+    let mut s = s.clone();
+    let provider = s.provider.clone().unwrap_or_default();
+    let masker = Masker::for_provider(privacy, &provider);
+    for (_, counter, member) in PERSONAL.iter().filter(|(p, ..)| *p == provider) {
+        if let Some(counts) = s.highlights.get_mut(*counter)
+            && masker.masks(member)
+        {
+            *counts = pseudonyms(counts);
+        }
+    }
+    s
+}
+
+/// `counts` re-keyed `actor N` by rank (most first, ties by key), N zero-padded so the keys
+/// sort by rank too.
+fn pseudonyms(counts: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
+    let mut ranked: Vec<(&String, &i64)> = counts.iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let width = ranked.len().to_string().len();
+    ranked
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, n))| (format!("actor {:0width$}", i + 1), *n))
+        .collect()
 }
 
 /// Writes `day`'s audit entries to `audit/date=YYYY-MM-DD.jsonl` (none: no object); returns
@@ -251,4 +287,49 @@ async fn dead_letters(
 fn rfc3339(ms: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn github_day() -> DaySummary {
+        let mut s = DaySummary {
+            provider: Some("github".into()),
+            ..DaySummary::default()
+        };
+        let actors = s.highlights.entry("actors".into()).or_default();
+        for (login, n) in [("mona", 2), ("octocat", 5), ("hubot", 2)] {
+            actors.insert(login.into(), n);
+        }
+        s.highlights
+            .entry("pushes".into())
+            .or_default()
+            .insert("o/r".into(), 1);
+        s
+    }
+
+    #[test]
+    fn actors_are_ranked_without_names_unless_privacy_allows_them() {
+        let masked = without_people(&github_day(), &PrivacyConfig::default());
+        let actors: Vec<(&str, i64)> = masked.highlights["actors"]
+            .iter()
+            .map(|(k, n)| (k.as_str(), *n))
+            .collect();
+        assert_eq!(actors, [("actor 1", 5), ("actor 2", 2), ("actor 3", 2)]);
+        assert_eq!(masked.highlights["pushes"]["o/r"], 1, "repositories stay");
+        let open = PrivacyConfig {
+            provider_defaults: false,
+            ..PrivacyConfig::default()
+        };
+        assert_eq!(without_people(&github_day(), &open), github_day());
+    }
+
+    #[test]
+    fn pseudonyms_sort_by_rank_past_nine() {
+        let counts: BTreeMap<String, i64> = (0..12).map(|i| (format!("u{i}"), 100 - i)).collect();
+        let keys: Vec<String> = pseudonyms(&counts).into_keys().collect();
+        assert_eq!(keys[0], "actor 01");
+        assert_eq!(keys[11], "actor 12");
+    }
 }
