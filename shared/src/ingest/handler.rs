@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
+use tracing::Span;
 use tracing::field::Empty;
-use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 use super::body::read_limited;
@@ -47,9 +47,7 @@ pub(super) async fn ingest(
     {
         telemetry::continue_trace(&span, traceparent);
     }
-    let response = handle(&state, source, request)
-        .instrument(span.clone())
-        .await;
+    let response = telemetry::traced(&span, || handle(&state, source, request)).await;
     span.record("status", response.status().as_u16());
     response
 }
@@ -282,11 +280,7 @@ async fn append_traced(
     unique: Unique,
 ) -> Result<Appended, crate::dedup::AppendError> {
     let span = tracing::info_span!("append", partition, outcome = Empty);
-    let appended = state
-        .appender
-        .append(partition, unique)
-        .instrument(span.clone())
-        .await;
+    let appended = telemetry::traced(&span, || state.appender.append(partition, unique)).await;
     let outcome = match &appended {
         Ok(Appended::New { .. }) => "new",
         Ok(Appended::SuspectDelivered { .. }) => "suspect_delivered",

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedSemaphorePermit;
-use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::Worker;
@@ -96,9 +95,7 @@ impl Worker {
         let started = Instant::now();
         let filter = &self.config.filter;
         let outcome = if event.matches(&filter.tenants, &filter.sources, &filter.event_types) {
-            self.sink
-                .deliver(&event)
-                .instrument(span.clone())
+            telemetry::traced(&span, || self.sink.deliver(&event))
                 .await
                 .map(Some)
         } else {
