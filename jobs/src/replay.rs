@@ -211,7 +211,7 @@ pub async fn located(
     }
     matches.sort_by_key(|f| {
         (
-            received_at(&f.event),
+            f.event.received_at_ms(),
             streams::entry_order(&f.event.entry_id),
         )
     });
@@ -221,17 +221,13 @@ pub async fn located(
 /// Whether `event` is one `request` asks for: in its range and filters, and not itself a
 /// replayed copy (its original is in the range too, or was).
 fn admits(request: &ReplayRequest, event: &StoredEvent) -> bool {
-    let at = received_at(event);
+    let at = event.received_at_ms();
     let is = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
     event.get("replay_of").is_none()
         && at >= request.from_ms
         && at < request.to_ms
         && is(&request.source, event.text("source"))
         && is(&request.event_type, event.text("event_type"))
-}
-
-fn received_at(event: &StoredEvent) -> u64 {
-    event.text("received_at").parse().unwrap_or(0)
 }
 
 /// Entries of warm segments that may hold events of the range.

@@ -159,6 +159,11 @@ impl StoredEvent {
             && hit(event_types, self.text("event_type"))
     }
 
+    /// When ingest received it (`received_at`), ms since the epoch; 0 when missing or malformed.
+    pub fn received_at_ms(&self) -> u64 {
+        self.text("received_at").parse().unwrap_or(0)
+    }
+
     /// The body bytes (`payload`).
     pub fn payload(&self) -> &[u8] {
         self.get("payload").unwrap_or_default()

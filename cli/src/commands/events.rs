@@ -232,7 +232,7 @@ pub struct EventRow {
 impl EventRow {
     /// When it was received, ms since the epoch.
     pub fn received_ms(&self) -> u64 {
-        self.event.text("received_at").parse().unwrap_or(0)
+        self.event.received_at_ms()
     }
 }
 

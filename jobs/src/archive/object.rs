@@ -54,7 +54,7 @@ impl ColdObject {
 pub fn build(partition: u16, entries: &[StoredEvent]) -> Vec<ColdObject> {
     let mut groups: BTreeMap<(String, String, String, String), Vec<&StoredEvent>> = BTreeMap::new();
     for entry in entries {
-        let received: u64 = entry.text("received_at").parse().unwrap_or(0);
+        let received = entry.received_at_ms();
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(received);
         let stamp = humantime::format_rfc3339_seconds(at).to_string(); // 2026-11-24T18:00:00Z
         let key = (

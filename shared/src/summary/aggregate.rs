@@ -173,7 +173,7 @@ impl Counter {
         let mut day_keys = Vec::new();
         let mut entries = Vec::with_capacity(events.len());
         for event in events {
-            let at: u64 = event.text("received_at").parse().unwrap_or_default();
+            let at = event.received_at_ms();
             let day = day_of(at);
             let d = match days.iter().position(|&known| known == day) {
                 Some(d) => d,
