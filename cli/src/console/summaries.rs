@@ -4,14 +4,13 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
+use hookline_shared::clock;
 use maud::html;
 use serde::Deserialize;
 
 use super::auth::Session;
 use super::page::{self, PageError, PageResult, given};
 use super::{BASE, Console};
-
-const DAY_MS: u64 = 86_400_000;
 
 /// Which day.
 #[derive(Debug, Default, Deserialize)]
@@ -26,10 +25,13 @@ pub async fn page(
     axum::Extension(session): axum::Extension<Session>,
     Query(day): Query<Day>,
 ) -> PageResult {
-    let today = page::time(console.ctx().clock.now_ms())[..10].to_owned();
-    let date = given(&day.date).unwrap_or(today);
-    let day_ms = crate::commands::parse_time(&format!("{date}T00:00:00Z"))
-        .map_err(|_| PageError::bad_request("date: write YYYY-MM-DD"))?;
+    let day = match given(&day.date) {
+        Some(text) => {
+            clock::parse_date(&text).map_err(|e| PageError::bad_request(e.to_string()))?
+        }
+        None => clock::day_of(console.ctx().clock.now_ms()),
+    };
+    let date = clock::date(day);
     let rendered: BTreeMap<String, String> = redis::cmd("HGETALL")
         .arg(console.keys().summaries(&date))
         .query_async(&mut console.ctx().redis.shared())
@@ -38,12 +40,15 @@ pub async fn page(
         .iter()
         .filter_map(|(name, text)| Some((name.strip_suffix(".md")?, text.as_str())))
         .collect();
-    let other_day = |ms: u64| html! { a href={ (BASE) "/summaries?date=" (&page::time(ms)[..10]) } { (&page::time(ms)[..10]) } };
+    let other_day = |day: i64| {
+        let date = clock::date(day);
+        html! { a href={ (BASE) "/summaries?date=" (date) } { (date) } }
+    };
     let body = html! {
         form method="get" action={ (BASE) "/summaries" } {
             label { "day (UTC)" input name="date" value=(date) size="10"; }
             button type="submit" { "Show" }
-            " ← " (other_day(day_ms.saturating_sub(DAY_MS))) " · " (other_day(day_ms + DAY_MS)) " →"
+            " ← " (other_day(day - 1)) " · " (other_day(day + 1)) " →"
         }
         @if markdown.is_empty() {
             p.muted { "No summary of " (date) " (job summarize writes yesterday's each night; `hookline job summarize --date " (date) "` writes one now; Redis keeps them 7 days, the archive for good)." }
